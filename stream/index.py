@@ -1,0 +1,74 @@
+"""The search-index interface shared by the SQLite FTS5 and Elasticsearch backends.
+
+Documents are ClassifiedPosts keyed by post id, so a re-delivered post
+overwrites itself. Text is cut by our own jieba tokenizer on both the
+document and the query side.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Optional, Sequence
+
+from yuqing.records import ClassifiedPost
+
+
+@dataclass
+class SearchQuery:
+    text: Optional[str] = None
+    topics: Sequence[str] = ()
+    sentiment: Optional[str] = None
+    source: Optional[str] = None
+    region: Optional[str] = None
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+    ids: Sequence[str] = ()
+    page: int = 1
+    size: int = 20
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[dict]
+    #: counts per value for "topics", "sentiment" and "source" over all matches
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexFailure:
+    post_id: str
+    reason: str
+
+
+Interval = Literal["hour", "day"]
+
+
+class SearchIndex(ABC):
+    @abstractmethod
+    def upsert(self, posts: Sequence[ClassifiedPost]) -> list[IndexFailure]:
+        """Write the posts; return the ones that were rejected, write the rest."""
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Newest first, filtered and paged, with facet counts."""
+
+    @abstractmethod
+    def get(self, post_id: str) -> Optional[dict]:
+        """One document as the JSON of its ClassifiedPost, or None."""
+
+    @abstractmethod
+    def histogram(self, field: Literal["topics", "sentiment"], interval: Interval,
+                  since: Optional[datetime] = None) -> list[tuple[str, str, int]]:
+        """(bucket start ISO string, value, count) by published (else fetched) time."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many documents the index holds."""
+
+    def refresh(self) -> None:
+        """Make recent writes visible to search (a no-op where writes are immediate)."""
+
+    def close(self) -> None:
+        pass
