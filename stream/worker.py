@@ -1,0 +1,179 @@
+"""The worker loop: posts.raw → classified → index + alerts.
+
+Each stage is a consumer group on its topic that commits only after its
+batch is written, so delivery is at-least-once; the writes are idempotent
+(index documents keyed by post id, alert batches recognised by offset).
+A record that cannot be processed goes to the dead-letter topic with its
+reason; the rest of the batch goes on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from yuqing.records import ClassifiedPost, Post, RecordError
+
+from .bus import CLASSIFIED, RAW, Bus, BusError, Consumer, Message
+from .index import SearchIndex
+
+log = logging.getLogger(__name__)
+
+STAGES = ("classify", "index", "alerts")
+GROUPS = {"classify": "classifier", "index": "indexer", "alerts": "alerts"}
+TOPIC_OF = {"classify": RAW, "index": CLASSIFIED, "alerts": CLASSIFIED}
+
+
+@dataclass
+class StageStats:
+    processed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+
+
+class ModelHolder:
+    """The current classifier; a newer model file is picked up without a restart."""
+
+    def __init__(self, path: Path, loader: Callable[[Path], object], check_every: float = 10.0):
+        self.path, self.loader, self.check_every = Path(path), loader, check_every
+        self._mtime = os.stat(self.path).st_mtime
+        self.model = loader(self.path)
+        self._checked = time.monotonic()
+
+    def get(self):
+        if time.monotonic() - self._checked >= self.check_every:
+            self._checked = time.monotonic()
+            try:
+                mtime = os.stat(self.path).st_mtime
+                if mtime != self._mtime:
+                    self.model = self.loader(self.path)
+                    self._mtime = mtime
+                    log.info("loaded model %s", getattr(self.model, "version", "?"))
+            except Exception:  # keep serving the model we have
+                log.exception("could not reload the model from %s", self.path)
+        return self.model
+
+
+@dataclass
+class Pipeline:
+    bus: Bus
+    index: Optional[SearchIndex] = None
+    classifier: Optional[ModelHolder] = None
+    engine: Optional[object] = None  # alerts.engine.AlertsEngine
+    batch_size: int = 500
+    stats: dict[str, StageStats] = field(default_factory=lambda: {s: StageStats() for s in STAGES})
+    _consumers: dict[str, Consumer] = field(default_factory=dict)
+
+    def consumer(self, stage: str) -> Consumer:
+        if stage not in self._consumers:
+            self._consumers[stage] = self.bus.consumer(TOPIC_OF[stage], GROUPS[stage])
+        return self._consumers[stage]
+
+    def _dead(self, stage: str, msg: Message, reason: str) -> None:
+        log.warning("%s: dead-lettering %s: %s", stage, msg.key, reason)
+        self.bus.dead_letter(stage=stage, reason=reason, payload=msg.value, key=msg.key)
+        self.stats[stage].dead_lettered += 1
+
+    def _parse(self, stage: str, msgs: list[Message], record):
+        out = []
+        for msg in msgs:
+            try:
+                out.append((msg, record.from_json(msg.value)))
+            except RecordError as exc:
+                self._dead(stage, msg, exc.reason)
+        return out
+
+    # -- stages ---------------------------------------------------------------
+    def classify_once(self, timeout: float = 0.2) -> int:
+        consumer = self.consumer("classify")
+        msgs = consumer.poll(self.batch_size, timeout)
+        if not msgs:
+            return 0
+        parsed = self._parse("classify", msgs, Post)
+        model = self.classifier.get()
+        try:
+            classified = model.classify_posts([p for _, p in parsed])
+        except Exception:  # find the poison post(s) one by one
+            log.exception("batch classification failed; retrying post by post")
+            classified = []
+            for msg, post in parsed:
+                try:
+                    classified.extend(model.classify_posts([post]))
+                except Exception as exc:
+                    self._dead("classify", msg, f"classifier failed: {type(exc).__name__}: {exc}")
+        for cp in classified:
+            self.bus.publish(CLASSIFIED, cp.id, cp.to_json())
+        self.bus.flush()
+        consumer.commit()
+        self._count("classify", len(classified))
+        return len(msgs)
+
+    def index_once(self, timeout: float = 0.2) -> int:
+        consumer = self.consumer("index")
+        msgs = consumer.poll(self.batch_size, timeout)
+        if not msgs:
+            return 0
+        parsed = self._parse("index", msgs, ClassifiedPost)
+        by_id = {p.id: m for m, p in parsed}
+        failures = self.index.upsert([p for _, p in parsed])
+        for failure in failures:
+            self._dead("index", by_id[failure.post_id], f"index rejected: {failure.reason}")
+        consumer.commit()
+        self._count("index", len(parsed) - len(failures))
+        return len(msgs)
+
+    def alerts_once(self, timeout: float = 0.2) -> int:
+        consumer = self.consumer("alerts")
+        msgs = consumer.poll(self.batch_size, timeout)
+        if not msgs:
+            return 0
+        fresh = [m for m in msgs if not self.engine.is_applied(m.topic, m.partition, m.offset)]
+        parsed = self._parse("alerts", fresh, ClassifiedPost)
+        offsets: dict[str, int] = {}
+        for m in fresh:
+            k = f"{m.topic}:{m.partition}"
+            offsets[k] = max(m.offset, offsets.get(k, -1))
+        if fresh:
+            self.engine.process([p for _, p in parsed], offsets=offsets)
+        consumer.commit()
+        self._count("alerts", len(parsed))
+        return len(msgs)
+
+    def _count(self, stage: str, n: int) -> None:
+        self.stats[stage].processed += n
+        self.stats[stage].batches += 1
+
+    # -- loops ----------------------------------------------------------------
+    def step(self, stages=STAGES) -> int:
+        done = 0
+        for stage in stages:
+            done += getattr(self, f"{stage}_once")()
+        return done
+
+    def drain(self, stages=STAGES, idle_rounds: int = 2) -> None:
+        """Process until every stage has found nothing for `idle_rounds` rounds (tests, bench)."""
+        idle = 0
+        while idle < idle_rounds:
+            idle = idle + 1 if self.step(stages) == 0 else 0
+
+    def run(self, stop: threading.Event, stages=STAGES) -> None:
+        """Loop until `stop` is set; finish the batch in hand, commit, and return."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                if self.step(stages) == 0:
+                    stop.wait(0.2)
+                backoff = 1.0
+            except BusError as exc:  # the bus is down: wait and retry, lose nothing
+                log.error("bus unavailable (%s); retrying in %.0f s", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def close(self) -> None:
+        for c in self._consumers.values():
+            c.close()
+        self._consumers.clear()
