@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
@@ -42,6 +43,7 @@ class AlertsEngine:
         self.by_name = {r.name: r for r in rules}
         self.disabled: dict[str, str] = {}
         self.offsets: dict[str, int] = {}
+        self._lock = threading.Lock()  # the worker and the scheduler share one engine
         self._load_state()
 
     @classmethod
@@ -77,18 +79,20 @@ class AlertsEngine:
                 offsets: Optional[dict[str, int]] = None) -> list[str]:
         """Run every enabled rule over the posts; return the ids of new alerts."""
         now = now or now_utc()
-        found: list[Candidate] = []
-        for rule in self._enabled():
-            found.extend(self._guard(rule, lambda r=rule: r.add_data(posts, now)))
-        return self._commit(found, {p.id: p for p in posts}, now, offsets)
+        with self._lock:
+            found: list[Candidate] = []
+            for rule in self._enabled():
+                found.extend(self._guard(rule, lambda r=rule: r.add_data(posts, now)))
+            return self._commit(found, {p.id: p for p in posts}, now, offsets)
 
     def tick(self, *, now: Optional[datetime] = None) -> list[str]:
         """The scheduler's periodic call: rules that judge windows of time."""
         now = now or now_utc()
-        found: list[Candidate] = []
-        for rule in self._enabled():
-            found.extend(self._guard(rule, lambda r=rule: r.tick(now)))
-        return self._commit(found, {}, now, None)
+        with self._lock:
+            found: list[Candidate] = []
+            for rule in self._enabled():
+                found.extend(self._guard(rule, lambda r=rule: r.tick(now)))
+            return self._commit(found, {}, now, None)
 
     def _enabled(self) -> Iterable[Rule]:
         return [r for r in self.rules if r.name not in self.disabled]

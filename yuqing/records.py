@@ -244,8 +244,10 @@ class Deadline(BaseModel):
     label: str
     due_at: datetime
     met_at: Optional[datetime] = None
+    #: when the deadline check first found it past due
+    overdue_at: Optional[datetime] = None
 
-    @field_validator("due_at", "met_at")
+    @field_validator("due_at", "met_at", "overdue_at")
     @classmethod
     def _tz(cls, v):
         return _aware(v)

@@ -31,7 +31,7 @@ def audit(session: Session, *, case: Optional[CaseRow], actor: str, action: str,
                          detail=detail, at=now_utc()))
 
 
-def _log(session: Session, case: CaseRow, *, actor: str, kind: str, text: str) -> None:
+def log_action(session: Session, case: CaseRow, *, actor: str, kind: str, text: str) -> None:
     session.add(CaseActionRow(case_id=case.id, kind=kind, text=text, actor=actor, at=now_utc()))
 
 
@@ -63,7 +63,7 @@ def open_case(session: Session, *, event: EventRow, severity: Severity, kind: st
     )
     session.add(case)
     session.flush()
-    _log(session, case, actor=actor, kind="opened",
+    log_action(session, case, actor=actor, kind="opened",
          text=f"由预警自动立案，分派至{route.department}（{severity.value}级 {severity.label}）")
     audit(session, case=case, actor=actor, action="case.open", severity=severity.value,
           department=route.department, co_departments=list(route.co_departments))
@@ -82,7 +82,7 @@ def raise_severity(session: Session, *, case: CaseRow, severity: Severity, clock
     new = [d.model_dump(mode="json") for d in clocks.deadlines(severity=severity, kind=case.kind, start=now)
            if d.kind not in have]
     case.deadlines = [*case.deadlines, *new]
-    _log(session, case, actor=actor, kind="severity", text=f"级别由 {old} 升为 {severity.value}")
+    log_action(session, case, actor=actor, kind="severity", text=f"级别由 {old} 升为 {severity.value}")
     audit(session, case=case, actor=actor, action="case.severity", old=old, new=severity.value)
     return True
 
@@ -94,7 +94,7 @@ def add_note(session: Session, *, case: CaseRow, actor: str, text: str) -> None:
     if len(text) > MAX_TEXT:
         raise CaseError(f"处置记录过长（最多 {MAX_TEXT} 字）")
     _open(case)
-    _log(session, case, actor=actor, kind="note", text=text)
+    log_action(session, case, actor=actor, kind="note", text=text)
     audit(session, case=case, actor=actor, action="case.note", text=text)
 
 
@@ -106,7 +106,7 @@ def set_status(session: Session, *, case: CaseRow, actor: str, status: CaseStatu
     if old == status.value:
         return
     case.status = status.value
-    _log(session, case, actor=actor, kind="status",
+    log_action(session, case, actor=actor, kind="status",
          text=f"状态：{CaseStatus(old).label} → {status.label}")
     audit(session, case=case, actor=actor, action="case.status", old=old, new=status.value)
 
@@ -116,7 +116,7 @@ def assign(session: Session, *, case: CaseRow, actor: str, assignee: str) -> Non
     assignee = (assignee or "").strip()[:100]
     old = case.assignee
     case.assignee = assignee or None
-    _log(session, case, actor=actor, kind="assign", text=f"承办人：{assignee or '（无）'}")
+    log_action(session, case, actor=actor, kind="assign", text=f"承办人：{assignee or '（无）'}")
     audit(session, case=case, actor=actor, action="case.assign", old=old, new=case.assignee)
 
 
@@ -129,7 +129,7 @@ def mark_deadline_met(session: Session, *, case: CaseRow, actor: str, kind: str,
         if d["kind"] == kind and not d.get("met_at"):
             d["met_at"] = now.isoformat()
             case.deadlines = deadlines
-            _log(session, case, actor=actor, kind="deadline", text=f"已完成：{d['label']}")
+            log_action(session, case, actor=actor, kind="deadline", text=f"已完成：{d['label']}")
             audit(session, case=case, actor=actor, action="case.deadline_met", kind=kind)
             return
     raise CaseError(f"没有未完成的时限：{kind}")
@@ -155,7 +155,7 @@ def close_case(session: Session, *, case: CaseRow, actor: str, response_text: Op
     ]
     old = case.status
     case.status, case.closed_at = CaseStatus.closed.value, now
-    _log(session, case, actor=actor, kind="close", text=text or url)
+    log_action(session, case, actor=actor, kind="close", text=text or url)
     audit(session, case=case, actor=actor, action="case.close", old=old,
           response_text=text or None, response_url=url or None)
 

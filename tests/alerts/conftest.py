@@ -1,0 +1,25 @@
+import pytest
+
+from alerts.deadlines import Clocks
+from alerts.routing import RoutingTable
+from yuqing.config import REPO_ROOT
+from yuqing.db import Database
+
+CONFIG = REPO_ROOT / "config"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'cases.db'}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clocks():
+    return Clocks.load(CONFIG / "deadlines.yaml")
+
+
+@pytest.fixture
+def routing():
+    return RoutingTable.load(CONFIG / "routing.yaml")
