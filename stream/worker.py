@@ -65,6 +65,8 @@ class Pipeline:
     classifier: Optional[ModelHolder] = None
     engine: Optional[object] = None  # alerts.engine.AlertsEngine
     batch_size: int = 500
+    #: how often the alerts stage lets rules judge their windows (engine.tick)
+    tick_seconds: float = 60.0
     stats: dict[str, StageStats] = field(default_factory=lambda: {s: StageStats() for s in STAGES})
     _consumers: dict[str, Consumer] = field(default_factory=dict)
 
@@ -163,11 +165,15 @@ class Pipeline:
     def run(self, stop: threading.Event, stages=STAGES) -> None:
         """Loop until `stop` is set; finish the batch in hand, commit, and return."""
         backoff = 1.0
+        last_tick = time.monotonic()
         while not stop.is_set():
             try:
                 if self.step(stages) == 0:
                     stop.wait(0.2)
                 backoff = 1.0
+                if "alerts" in stages and time.monotonic() - last_tick >= self.tick_seconds:
+                    last_tick = time.monotonic()
+                    self.engine.tick()
             except BusError as exc:  # the bus is down: wait and retry, lose nothing
                 log.error("bus unavailable (%s); retrying in %.0f s", exc, backoff)
                 stop.wait(backoff)

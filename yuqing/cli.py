@@ -8,9 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from yuqing.config import REPO_ROOT, get_settings
+from yuqing.config import get_settings
 
-DEMO_SOURCES = REPO_ROOT / "crawlers" / "demo" / "sources"
 
 
 def _setup_logging(level: str) -> None:
@@ -107,6 +106,32 @@ def cmd_worker(args) -> int:
     return run_worker(get_settings(), stages=tuple(args.stage or ("classify", "index", "alerts")))
 
 
+def cmd_scheduler(args) -> int:
+    from yuqing.run import run_scheduler
+
+    return run_scheduler(get_settings())
+
+
+def cmd_init(args) -> int:
+    """Create what the configured backends need: tables, topics, index template."""
+    from yuqing.db import Database
+
+    settings = get_settings()
+    Database(settings.case_db_url)
+    print(f"case store ready: {settings.case_db_url.split('@')[-1]}")
+    if settings.bus_backend == "kafka":
+        from stream.kafka_bus import ensure_topics
+
+        ensure_topics(settings)
+        print(f"kafka topics ready on {settings.kafka_bootstrap}")
+    if settings.index_backend == "elasticsearch":
+        from stream import make_index
+
+        make_index(settings).close()
+        print(f"elasticsearch index template ready on {settings.elasticsearch_url}")
+    return 0
+
+
 def cmd_user(args) -> int:
     from console.auth.models import Role
     from console.auth.service import create_user
@@ -173,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser("worker", help="run pipeline stages (classify, index, alerts)")
     wk.add_argument("--stage", action="append", choices=["classify", "index", "alerts"])
     wk.set_defaults(func=cmd_worker)
+
+    sc = sub.add_parser("scheduler", help="run the crawl schedules and deadline clocks only")
+    sc.set_defaults(func=cmd_scheduler)
+
+    i = sub.add_parser("init", help="create tables, topics and index templates of the backends")
+    i.set_defaults(func=cmd_init)
 
     u = sub.add_parser("user", help="create a console user")
     u.add_argument("action", choices=["add"])

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
+    #: partitions of posts.raw / posts.classified: the most classifier workers that share work
+    kafka_partitions: int = 4
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_index_prefix: str = "yuqing"
 

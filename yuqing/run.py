@@ -18,6 +18,8 @@ from yuqing.db import Database
 
 log = logging.getLogger("yuqing.run")
 
+DEMO_SOURCES = REPO_ROOT / "crawlers" / "demo" / "sources"
+
 
 def build_pipeline(settings: Settings, db: Database, stages=("classify", "index", "alerts")):
     from alerts.engine import AlertsEngine
@@ -56,9 +58,13 @@ def run_worker(settings: Settings, stages=("classify", "index", "alerts")) -> in
     return 0
 
 
-def make_scheduler(settings: Settings, db: Database, sources: dict, engine,
-                   sources_dir, demo_url: Optional[str]):
-    """APScheduler jobs: each source on its schedule, rule windows, deadline clocks."""
+def make_scheduler(settings: Settings, db: Database, sources: dict, sources_dir,
+                   demo_url: Optional[str]):
+    """APScheduler jobs: each source on its schedule, and the deadline clocks.
+
+    The rules' windows are judged by the alerts stage itself (Pipeline.run),
+    which owns the rules' state.
+    """
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from alerts.case.scheduled import check_deadlines
@@ -78,12 +84,30 @@ def make_scheduler(settings: Settings, db: Database, sources: dict, engine,
         scheduler.add_job(crawl_job, "interval", args=[name], seconds=source.schedule_seconds,
                           id=f"crawl:{name}", next_run_time=now, max_instances=1, coalesce=True,
                           misfire_grace_time=None)
-    if engine is not None:
-        scheduler.add_job(engine.tick, "interval", seconds=60, id="rules:tick",
-                          max_instances=1, coalesce=True)
     scheduler.add_job(check_deadlines, "interval", args=[db], seconds=60, id="cases:deadlines",
                       next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None)
     return scheduler
+
+
+def _sources(settings: Settings, demo_url: Optional[str]):
+    from crawlers.sources import load_sources
+
+    directory = DEMO_SOURCES if demo_url else settings.config_file("sources")
+    return directory, (load_sources(directory, demo_url=demo_url) if directory.exists() else {})
+
+
+def run_scheduler(settings: Settings) -> int:
+    """The scheduler service alone (crawls and clocks), for deployments at scale."""
+    db = Database(settings.case_db_url)
+    sources_dir, sources = _sources(settings, None)
+    scheduler = make_scheduler(settings, db, sources, sources_dir, None)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    scheduler.start()
+    log.info("scheduler running: %s", ", ".join(sorted(sources)) or "no sources")
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    return 0
 
 
 def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
@@ -91,7 +115,6 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
     from console import create_app
     from console.auth.service import ensure_admin
     from console.server import make_server
-    from crawlers.sources import load_sources
 
     db = Database(settings.case_db_url)
     password = ensure_admin(db)
@@ -105,17 +128,14 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
 
         site = DemoSite(speed=demo_speed).start()
         demo_url = site.url
-        sources_dir = REPO_ROOT / "crawlers" / "demo" / "sources"
         log.info("demo site serving at %s", demo_url)
-    else:
-        sources_dir = settings.config_file("sources")
-    sources = load_sources(sources_dir, demo_url=demo_url) if sources_dir.exists() else {}
+    sources_dir, sources = _sources(settings, demo_url)
 
     pipeline = build_pipeline(settings, db)
     stop = threading.Event()
     worker = threading.Thread(target=pipeline.run, args=(stop,), name="worker", daemon=True)
     worker.start()
-    scheduler = make_scheduler(settings, db, sources, pipeline.engine, sources_dir, demo_url)
+    scheduler = make_scheduler(settings, db, sources, sources_dir, demo_url)
     scheduler.start()
 
     app = create_app()
