@@ -75,7 +75,8 @@ def make_scheduler(settings: Settings, db: Database, sources: dict, sources_dir,
 
     def crawl_job(name: str) -> None:
         try:
-            stats = crawl_in_subprocess(name, sources_dir, demo_url=demo_url)
+            stats = crawl_in_subprocess(name, sources_dir=sources_dir, settings=settings,
+                                        demo_url=demo_url)
             log.info("crawl %s: %s", name, stats)
         except Exception as exc:  # a failing source is reported, the others go on
             log.error("crawl %s failed: %s", name, exc)
@@ -126,8 +127,8 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
     if demo:
         from crawlers.demo.site import DemoSite
 
-        site = DemoSite(speed=demo_speed).start()
-        demo_url = site.url
+        site = DemoSite(speed=demo_speed)
+        demo_url = site.start()
         log.info("demo site serving at %s", demo_url)
     sources_dir, sources = _sources(settings, demo_url)
 

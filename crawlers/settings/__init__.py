@@ -1,0 +1,1 @@
+"""Scrapy settings profiles: `base` (tests, demo) and `production` (polite)."""

@@ -1,0 +1,1 @@
+"""Spiders: one per source kind, `name` the same as the file name."""
