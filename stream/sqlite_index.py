@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Optional, Sequence
 
@@ -41,8 +41,15 @@ def _fts_query(text: str) -> Optional[str]:
     return " AND ".join(f'"{t}"' for t in tokens) or None
 
 
+def _utc(moment: datetime) -> str:
+    """Times are kept as UTC ISO text, so that text order is time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()
+
+
 def _ts(post: ClassifiedPost) -> str:
-    return (post.published_at or post.fetched_at).isoformat()
+    return _utc(post.published_at or post.fetched_at)
 
 
 class SQLiteIndex(SearchIndex):
@@ -108,10 +115,10 @@ class SQLiteIndex(SearchIndex):
                 args.append(value)
         if q.since:
             clauses.append("d.ts>=?")
-            args.append(q.since.isoformat())
+            args.append(_utc(q.since))
         if q.until:
             clauses.append("d.ts<?")
-            args.append(q.until.isoformat())
+            args.append(_utc(q.until))
         return (" AND ".join(clauses) or "1"), args
 
     def search(self, query: SearchQuery) -> SearchResult:
@@ -144,7 +151,7 @@ class SQLiteIndex(SearchIndex):
     def histogram(self, field: Literal["topics", "sentiment"], interval: Interval,
                   since: Optional[datetime] = None) -> list[tuple[str, str, int]]:
         width = {"hour": 13, "day": 10}[interval]  # ISO prefix: 2026-01-02T03 / 2026-01-02
-        since_clause, args = ("WHERE d.ts>=?", [since.isoformat()]) if since else ("", [])
+        since_clause, args = ("WHERE d.ts>=?", [_utc(since)]) if since else ("", [])
         if field == "topics":
             sql = (f"SELECT substr(d.ts, 1, {width}) b, t.topic, COUNT(*) FROM docs d "
                    f"JOIN doc_topics t ON t.id=d.id {since_clause} GROUP BY b, t.topic ORDER BY b")

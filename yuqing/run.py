@@ -115,7 +115,7 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
         port: Optional[int] = None, demo_speed: float = 1.0) -> int:
     from console import create_app
     from console.auth.service import ensure_admin
-    from console.server import make_server
+    from console.server import create_server
 
     db = Database(settings.case_db_url)
     password = ensure_admin(db)
@@ -140,7 +140,7 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
     scheduler.start()
 
     app = create_app()
-    server = make_server(app, host=host, port=port)
+    server = create_server(app, host=host, port=port)
     print("=" * 60)
     print(f"舆情监测控制台：http://{host}:{port}")
     if password:

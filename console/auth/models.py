@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Optional
+from typing import Iterable, Optional
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Integer, String
@@ -63,3 +63,13 @@ class User(UserMixin, Base):
         if role not in CASE_ACTORS:
             return False
         return role != Role.department or self.department == owner_department
+
+    def can_view(self, owner_department: str, co_departments: Iterable[str] = ()) -> bool:
+        """Departments read the cases they own or co-handle; every other role reads all."""
+        if self.role_enum != Role.department:
+            return True
+        return self.department == owner_department or self.department in set(co_departments or ())
+
+    @property
+    def is_reader_only(self) -> bool:
+        return self.role_enum not in CASE_ACTORS
