@@ -67,6 +67,8 @@ class Pipeline:
     batch_size: int = 500
     #: how often the alerts stage lets rules judge their windows (engine.tick)
     tick_seconds: float = 60.0
+    #: called as observe(stage, records) after a stage wrote its batch (benchmarks)
+    observe: Optional[Callable[[str, list], None]] = None
     stats: dict[str, StageStats] = field(default_factory=lambda: {s: StageStats() for s in STAGES})
     _consumers: dict[str, Consumer] = field(default_factory=dict)
 
@@ -111,7 +113,7 @@ class Pipeline:
             self.bus.publish(CLASSIFIED, cp.id, cp.to_json())
         self.bus.flush()
         consumer.commit()
-        self._count("classify", len(classified))
+        self._count("classify", classified)
         return len(msgs)
 
     def index_once(self, timeout: float = 0.2) -> int:
@@ -125,7 +127,8 @@ class Pipeline:
         for failure in failures:
             self._dead("index", by_id[failure.post_id], f"index rejected: {failure.reason}")
         consumer.commit()
-        self._count("index", len(parsed) - len(failures))
+        rejected = {f.post_id for f in failures}
+        self._count("index", [p for _, p in parsed if p.id not in rejected])
         return len(msgs)
 
     def alerts_once(self, timeout: float = 0.2) -> int:
@@ -142,12 +145,14 @@ class Pipeline:
         if fresh:
             self.engine.process([p for _, p in parsed], offsets=offsets)
         consumer.commit()
-        self._count("alerts", len(parsed))
+        self._count("alerts", [p for _, p in parsed])
         return len(msgs)
 
-    def _count(self, stage: str, n: int) -> None:
-        self.stats[stage].processed += n
+    def _count(self, stage: str, records: list) -> None:
+        self.stats[stage].processed += len(records)
         self.stats[stage].batches += 1
+        if self.observe is not None:
+            self.observe(stage, records)
 
     # -- loops ----------------------------------------------------------------
     def step(self, stages=STAGES) -> int:

@@ -31,6 +31,10 @@ class VolumeSpikeOptions(RuleOptions):
     levels: list[Level] = Field(default_factory=lambda: [Level(count=1, severity=Severity.IV)])
 
 
+#: post ids kept per key, for evidence and to count an updated post once
+RECENT = 500
+
+
 def _minute(ts: datetime) -> int:
     return int(ts.timestamp() // 60)
 
@@ -71,6 +75,8 @@ class VolumeSpike(Rule):
                 continue  # too old to say anything about the current window
             minute = _minute(ts)
             for key, code, region in self._keys(post):
+                if any(pid == post.id for _, pid in self.recent[key]):
+                    continue  # an updated post is still one post
                 self.buckets[key][minute] = self.buckets[key].get(minute, 0) + 1
                 self.recent[key].append((minute, post.id))
                 touched[key] = (code, region)
@@ -114,7 +120,7 @@ class VolumeSpike(Rule):
             kept = {m: c for m, c in self.buckets[key].items() if m > cutoff}
             if kept:
                 self.buckets[key] = kept
-                self.recent[key] = [(m, p) for m, p in self.recent[key] if m > cutoff][-200:]
+                self.recent[key] = [(m, p) for m, p in self.recent[key] if m > cutoff][-RECENT:]
             else:
                 del self.buckets[key]
                 self.recent.pop(key, None)

@@ -97,3 +97,10 @@ def test_bad_rule_file_names_the_file_and_field(tmp_path, body, expected):
     with pytest.raises(ConfigError) as err:
         load_rules(path)
     assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_volume_spike_counts_an_updated_post_once():
+    rule = spike()
+    post = cpost(at=NOW)
+    for _ in range(6):
+        assert rule.add_data([post], NOW) == []
