@@ -136,7 +136,8 @@ class AlertsEngine:
         alert = AlertRow(
             id=_hash(cand.key, now.isoformat()), rule=cand.rule, key=cand.key,
             severity=cand.severity.value, topic=cand.topic, region=cand.region,
-            window=cand.window, evidence=cand.evidence[-MAX_EVIDENCE:], summary=cand.summary,
+            window=cand.window, evidence=cand.evidence[-MAX_EVIDENCE:], title=cand.title,
+            summary=cand.summary,
             created_at=now, event_id=event.id,
         )
         s.add(alert)

@@ -60,6 +60,7 @@ class AlertRow(Base):
     region: Mapped[Optional[str]] = mapped_column(String(100))
     window: Mapped[dict] = mapped_column(JSON, default=dict)
     evidence: Mapped[list] = mapped_column(JSON, default=list)
+    title: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=now_utc)
     event_id: Mapped[Optional[str]] = mapped_column(ForeignKey("events.id"), index=True)
@@ -70,7 +71,8 @@ class AlertRow(Base):
         return Alert(
             id=self.id, rule=self.rule, severity=self.severity, topic=self.topic,
             region=self.region, window=self.window or {}, evidence=list(self.evidence or []),
-            created_at=self.created_at, event_id=self.event_id, summary=self.summary,
+            created_at=self.created_at, event_id=self.event_id, title=self.title,
+            summary=self.summary,
         )
 
 

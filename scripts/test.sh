@@ -16,8 +16,11 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Start the servers; stop them afterwards only if this run started them.
+if ! scripts/servers.sh status >/dev/null 2>&1; then
+  trap 'scripts/servers.sh stop' EXIT
+fi
 scripts/servers.sh start
-trap 'scripts/servers.sh stop' EXIT
 eval "$(scripts/servers.sh env)"
 export YUQING_REQUIRE_SERVERS=1
 

@@ -36,6 +36,10 @@ class SearchResult:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+class IndexUnavailable(RuntimeError):
+    """The index cannot be reached or refuses the whole batch; retry later."""
+
+
 @dataclass(frozen=True)
 class IndexFailure:
     post_id: str

@@ -19,7 +19,7 @@ from typing import Callable, Optional
 from yuqing.records import ClassifiedPost, Post, RecordError
 
 from .bus import CLASSIFIED, RAW, Bus, BusError, Consumer, Message
-from .index import SearchIndex
+from .index import IndexUnavailable, SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +179,16 @@ class Pipeline:
                 if "alerts" in stages and time.monotonic() - last_tick >= self.tick_seconds:
                     last_tick = time.monotonic()
                     self.engine.tick()
-            except BusError as exc:  # the bus is down: wait and retry, lose nothing
-                log.error("bus unavailable (%s); retrying in %.0f s", exc, backoff)
+            except (BusError, IndexUnavailable) as exc:  # a server is down: wait, retry, lose nothing
+                log.error("%s (%s); retrying in %.0f s", type(exc).__name__, exc, backoff)
+                self.close()  # new consumers resume from the committed offsets
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
     def close(self) -> None:
         for c in self._consumers.values():
-            c.close()
+            try:
+                c.close()
+            except Exception:  # closing against a server that is down
+                log.warning("could not close a consumer cleanly", exc_info=True)
         self._consumers.clear()

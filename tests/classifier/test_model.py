@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from classifier.corpus import SEED_PATH, TOPICS
+from classifier.model import Classifier, ModelError, Prediction, load_sensitive_words
+from classifier.tokenizer import tokenize
+from yuqing.records import ClassifiedPost, Post, post_id_for
+
+from .conftest import SENSITIVE_WORDS
+
+WATER = "小区停水三天了没人管"
+CANTEEN = "孩子学校食堂饭菜发霉，家长很愤怒"
+
+
+def test_example_texts_are_not_training_seeds():
+    seeds = {json.loads(line)["text"] for line in SEED_PATH.read_text(encoding="utf-8").splitlines()}
+    assert WATER not in seeds and CANTEEN not in seeds
+
+
+def test_water_outage_is_utilities_and_negative(classifier):
+    pred = classifier.predict_batch([WATER])[0]
+    assert "utilities" in [code for code, _ in pred.topics]
+    assert pred.sentiment[0] == "negative"
+    assert "停水" in pred.keywords
+
+
+def test_mouldy_canteen_food_is_food_safety_or_education_and_negative(classifier):
+    pred = classifier.predict_batch([CANTEEN])[0]
+    assert {"food_safety", "education"} & {code for code, _ in pred.topics}
+    assert pred.sentiment[0] == "negative"
+
+
+@pytest.mark.parametrize("text, sentiment", [
+    ("感谢派出所民警半天就帮我找回了被偷的电动车", "positive"),
+    ("关于本周六城北片区计划停电检修的通知", "neutral"),
+    ("物业费年年涨，电梯坏了一个月也没人修", "negative"),
+])
+def test_sentiment_of_plain_cases(classifier, text, sentiment):
+    assert classifier.predict_batch([text])[0].sentiment[0] == sentiment
+
+
+def test_prediction_shape(classifier):
+    texts = [WATER, CANTEEN, "今天天气不错，去公园散步", "x"]
+    preds = classifier.predict_batch(texts)
+    assert len(preds) == len(texts) and all(isinstance(p, Prediction) for p in preds)
+    for text, p in zip(texts, preds):
+        codes = [c for c, _ in p.topics]
+        scores = [s for _, s in p.topics]
+        assert codes and set(codes) <= set(TOPICS)
+        assert scores == sorted(scores, reverse=True)
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        if codes != ["other"]:
+            assert all(s >= classifier.thresholds[c] for c, s in p.topics)
+        assert p.sentiment[0] in ("negative", "neutral", "positive") and 0 <= p.sentiment[1] <= 1
+        assert len(p.keywords) <= 5 and set(p.keywords) <= set(tokenize(text))
+
+
+def test_batch_equals_one_by_one(classifier):
+    texts = [WATER, CANTEEN, "医院挂号排了一上午"]
+    batch = classifier.predict_batch(texts)
+    single = [classifier.predict_batch([t])[0] for t in texts]
+    for b, s in zip(batch, single):
+        assert [c for c, _ in b.topics] == [c for c, _ in s.topics]
+        assert b.sentiment[0] == s.sentiment[0] and b.keywords == s.keywords
+        assert b.topics[0][1] == pytest.approx(s.topics[0][1])
+    assert classifier.predict_batch([]) == []
+
+
+def test_sensitive_hits_most_severe_first(classifier):
+    pred = classifier.predict_batch(["工人讨薪不成准备去堵路，听说化工厂爆炸造成死亡"])[0]
+    assert pred.sensitive_hits[:2] == ["爆炸", "死亡"]
+    assert {"堵路", "讨薪"} <= set(pred.sensitive_hits)
+    assert classifier.predict_batch([WATER])[0].sensitive_hits == []
+
+
+def test_sensitive_words_file(tmp_path):
+    words = load_sensitive_words(SENSITIVE_WORDS)
+    assert {"爆炸", "死亡", "中毒", "群体性", "维权", "堵路", "跳楼"} <= set(words)
+    custom = tmp_path / "words.yaml"
+    custom.write_text("low: [噪音]\nhigh: [停水]\n", encoding="utf-8")
+    assert load_sensitive_words(custom) == ["停水", "噪音"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("high: 爆炸\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="bad.yaml"):
+        load_sensitive_words(bad)
+
+
+def test_custom_sensitive_words_at_load(trained, tmp_path):
+    words = tmp_path / "words.yaml"
+    words.write_text("medium: [停水]\n", encoding="utf-8")
+    clf = Classifier.load(trained[1], sensitive_words_path=words)
+    assert clf.predict_batch([WATER])[0].sensitive_hits == ["停水"]
+
+
+def _post(text, title=""):
+    return Post(id=post_id_for(content=title + text), source="test-board", source_type="board",
+                title=title, text=text, published_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+
+
+def test_classify_posts(classifier):
+    posts = [_post("三天了没人管", title="小区停水"), _post(CANTEEN), _post("感谢民警帮我找回电动车")]
+    out = classifier.classify_posts(posts, batch_size=2)
+    assert [c.id for c in out] == [p.id for p in posts]
+    assert all(isinstance(c, ClassifiedPost) for c in out)
+    assert all(c.model_version == classifier.version for c in out)
+    assert "utilities" in out[0].topic_codes  # title and text are classified together
+    assert out[0].sentiment.label.value == "negative"
+    assert out[0].title == "小区停水" and out[0].published_at == posts[0].published_at
+    # a ClassifiedPost round-trips through JSON and can be classified again
+    again = ClassifiedPost.from_json(out[1].to_json())
+    assert classifier.classify_posts([again])[0].topic_codes == out[1].topic_codes
+    assert classifier.classify_posts([]) == []
+
+
+def test_version_and_metadata(classifier, trained):
+    metadata = trained[0]
+    assert classifier.version == metadata["version"]
+    assert classifier.metadata["data_hash"] == metadata["data_hash"]
+    assert {"version", "trained_at", "data_hash", "metrics"} <= set(classifier.metadata)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(ModelError, match="no such model file"):
+        Classifier.load(tmp_path / "missing.joblib")
+    junk = tmp_path / "junk.joblib"
+    junk.write_bytes(b"not a pickle")
+    with pytest.raises(ModelError, match="junk.joblib"):
+        Classifier.load(junk)

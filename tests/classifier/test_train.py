@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from classifier import corpus
+from classifier.evaluate import load_jsonl
+from classifier.train import split, tune_threshold
+
+from .conftest import TEST_LIMIT
+
+
+def test_metadata(trained):
+    metadata, model_path, heldout = trained
+    assert re.fullmatch(r"bootstrap-\d{8}-[0-9a-f]{8}", metadata["version"])
+    assert metadata["version"].endswith(metadata["data_hash"][:8])
+    assert len(metadata["data_hash"]) == 64 and metadata["trained_at"]
+    test = metadata["metrics"]["test"]
+    assert test["n"] == metadata["counts"]["test"]
+    assert set(metadata["thresholds"]) == set(corpus.MODEL_TOPICS)
+    assert all(0 < t < 1 for t in metadata["thresholds"].values())
+    assert model_path.exists() and heldout.exists()
+
+
+def test_heldout_is_the_untouched_test_split(trained):
+    metadata, _, heldout = trained
+    records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
+    assert corpus.data_hash(records) == metadata["data_hash"]  # deterministic
+    train_records, dev_records, test_records = split(records, 13)
+    saved = load_jsonl(heldout)
+    assert [r["text"] for r in saved] == [r["text"] for r in test_records]
+    seen = {r["text"] for r in train_records} | {r["text"] for r in dev_records}
+    assert not seen & {r["text"] for r in saved}
+
+
+def test_split_is_stratified():
+    records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
+    train_records, dev_records, test_records = split(records, 13)
+    assert len(train_records) + len(dev_records) + len(test_records) == len(records)
+    assert abs(len(test_records) / len(records) - 0.15) < 0.01
+    for part in (train_records, test_records):
+        sources = Counter(r["source"] for r in part)
+        share = sources["seed"] / len(part)
+        assert share == pytest.approx(sum(r["source"] == "seed" for r in records) / len(records),
+                                      abs=0.01)
+    assert {t for r in train_records for t in r["topics"]} == set(corpus.TOPICS)
+
+
+def test_tune_threshold():
+    y = np.array([0, 0, 0, 1, 1, 1, 0])
+    p = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 0.7, 0.4])
+    t = tune_threshold(y, p)
+    assert 0.4 < t <= 0.7
+    assert tune_threshold(np.array([0, 1, 0]), np.array([0.1, 0.9, 0.2])) == 0.5  # too few positives
+
+
+def test_seed_posts():
+    seeds = corpus.load_seeds()
+    counts = Counter(t for r in seeds for t in r["topics"])
+    assert all(counts[t] >= 25 for t in corpus.MODEL_TOPICS), counts
+    assert {r["sentiment"] for r in seeds} == set(corpus.SENTIMENTS)
+    raw = [json.loads(line) for line in corpus.SEED_PATH.read_text(encoding="utf-8").splitlines()]
+    assert all(r["source"] == "project-written" for r in raw)
+    assert len({r["text"] for r in raw}) == len(raw)
+
+
+def test_reviews_are_clean():
+    reviews = corpus.load_reviews()
+    by_label = {}
+    for r in reviews:
+        by_label.setdefault(r["sentiment"], set()).add(r["text"])
+    assert not by_label["negative"] & by_label["positive"]
+    assert not any(re.search(r"&#?\w+;", r["text"]) for r in reviews)
+    assert all(r["topics"] == ["other"] for r in reviews)
+
+
+def test_strip_tags():
+    line = "迈向/v  充满/v  希望/n  ——/w  [中央/n  人民/n  广播/vn  电台/n]nt  １２月/t"
+    assert corpus.strip_tags(line) == "迈向充满希望——中央人民广播电台１２月"
+
+
+def test_lexicon_labels():
+    lexicon = corpus.load_lexicon()
+    assert corpus.lexicon_topics("医院的医生连夜为病人做手术", lexicon)[0] == "healthcare"
+    assert corpus.lexicon_topics("今天下雪了，银装素裹", lexicon) == ["other"]
+    assert corpus.lexicon_topics("他在医院门口等了很久", lexicon) is None  # one hit: unclear
+    news = corpus.load_news(lexicon=lexicon)
+    assert all(r["sentiment"] == "neutral" and "/" not in r["text"][:30] for r in news[:50])
