@@ -151,7 +151,7 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
     def shutdown(signum, _frame):
         log.info("signal %s: stopping", signum)
         stop.set()
-        server.close()
+        raise KeyboardInterrupt  # waitress's loop ends on it and stops its workers
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, shutdown)
@@ -159,6 +159,7 @@ def run(settings: Settings, *, demo: bool = False, host: Optional[str] = None,
         server.run()
     finally:
         stop.set()
+        server.close()
         scheduler.shutdown(wait=False)
         worker.join(timeout=30)
         pipeline.close()
