@@ -113,17 +113,22 @@ def cmd_scheduler(args) -> int:
 
 
 def cmd_init(args) -> int:
-    """Create what the configured backends need: tables, topics, index template."""
-    from yuqing.db import Database
+    """Create what the configured backends need: the case store's schema (Alembic migrations
+    to the newest revision), topics, index template. Safe to run at every deployment."""
+    from yuqing.db import Database, current_revisions
 
     settings = get_settings()
-    Database(settings.case_db_url)
-    print(f"case store ready: {settings.case_db_url.split('@')[-1]}")
+    db = Database(settings.case_db_url)  # migrates to head
+    with db.engine.connect() as conn:
+        revision = ", ".join(sorted(current_revisions(conn)))
+    db.dispose()
+    print(f"case store ready at revision {revision}: {settings.case_db_url.split('@')[-1]}")
     if settings.bus_backend == "kafka":
         from stream.kafka_bus import ensure_topics
 
-        ensure_topics(settings)
-        print(f"kafka topics ready on {settings.kafka_bootstrap}")
+        created = ensure_topics(settings, partitions=settings.kafka_partitions)
+        print(f"kafka topics ready on {settings.kafka_bootstrap} "
+              f"({settings.kafka_partitions} partitions; created: {', '.join(created) or 'none'})")
     if settings.index_backend == "elasticsearch":
         from stream import make_index
 
