@@ -9,8 +9,9 @@ CONFIG = REPO_ROOT / "config"
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'cases.db'}")
+def db(case_db_url):
+    """The case store, migrated, once on SQLite and once on PostgreSQL (tests/conftest.py)."""
+    database = Database(case_db_url)
     yield database
     database.dispose()
 

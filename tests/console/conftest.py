@@ -1,4 +1,5 @@
-"""Fixtures for the console: a real app on a tmp SQLite case store and a real SQLiteIndex."""
+"""Fixtures for the console: a real app on a case store (a tmp SQLite file, and a PostgreSQL
+schema: every test runs on both) and a real SQLiteIndex."""
 from __future__ import annotations
 
 import itertools
@@ -37,9 +38,10 @@ USERS = {
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def settings(tmp_path, case_db_url) -> Settings:
     return Settings(data_dir=tmp_path / "var", config_dir=REPO_ROOT / "config",
-                    secret_key="test-secret-key")
+                    secret_key="test-secret-key",
+                    database_url=None if case_db_url.startswith("sqlite") else case_db_url)
 
 
 @pytest.fixture

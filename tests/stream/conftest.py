@@ -4,59 +4,16 @@ The at-scale backends talk to real servers (`scripts/servers.sh start`, then
 `eval "$(scripts/servers.sh env)"`). Each test gets its own topic prefix or
 index prefix under one prefix per run, and removes what it made. A server
 that is not reachable skips its tests, except under CI (env `CI`) or with
-YUQING_REQUIRE_SERVERS=1, where it fails them.
+YUQING_REQUIRE_SERVERS=1, where it fails them (tests/servers.py).
 """
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
-
 import pytest
 
+from tests.servers import unavailable, unique
 from yuqing.config import Settings
 
-RUN_ID = uuid.uuid4().hex[:8]
-_seq = itertools.count()
-
-HINT = 'start it with `scripts/servers.sh start` and `eval "$(scripts/servers.sh env)"`'
-
-
-def servers_required() -> bool:
-    ci = os.environ.get("CI", "").strip().lower()
-    return ci not in ("", "0", "false", "no") or os.environ.get("YUQING_REQUIRE_SERVERS") == "1"
-
-
-def unavailable(what: str, reason: str):
-    message = f"{what} is not reachable ({reason}); {HINT}"
-    if servers_required():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def unique(kind: str) -> str:
-    """A name unique to this run and this test, e.g. for a topic or index prefix."""
-    return f"yqtest-{RUN_ID}-{next(_seq)}{kind}"
-
-
 # -- Kafka -------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def kafka_reachable():
-    """None when the broker answers, else the reason it does not."""
-    from stream.kafka_bus import _admin
-
-    settings = Settings()
-    try:
-        admin = _admin(settings, bootstrap_timeout_ms=5000)
-        try:
-            admin.list_topics()
-        finally:
-            admin.close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"kafka at {settings.kafka_bootstrap}: {type(exc).__name__}: {exc}"
-    return None
-
 
 @pytest.fixture
 def kafka_settings(kafka_reachable):
@@ -93,25 +50,6 @@ def bus(request, tmp_path):
 
 
 # -- Elasticsearch -----------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def elasticsearch_reachable():
-    """None when the cluster answers (health yellow or green), else why not."""
-    from elasticsearch import Elasticsearch
-
-    settings = Settings()
-    try:
-        es = Elasticsearch(settings.elasticsearch_url, request_timeout=5, max_retries=0)
-        try:
-            health = es.cluster.health(wait_for_status="yellow", timeout="5s")
-        finally:
-            es.close()
-        if health["status"] not in ("yellow", "green"):
-            return f"elasticsearch at {settings.elasticsearch_url}: status {health['status']}"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"elasticsearch at {settings.elasticsearch_url}: {type(exc).__name__}: {exc}"
-    return None
-
 
 @pytest.fixture
 def es_index(elasticsearch_reachable):
