@@ -1,5 +1,7 @@
-"""End to end on the embedded default: the demo site served locally → crawl →
-classify → index → alert → case, seen and closed through the console."""
+"""End to end, the demo site served locally → crawl → classify → index → alert → case,
+seen and closed through the console; on the embedded default (SQLite bus, index and store)
+and at scale (Kafka, Elasticsearch and PostgreSQL: a topic prefix, an index prefix and a
+case-store schema of its own)."""
 import re
 import time
 
@@ -12,8 +14,10 @@ from console import create_app
 from console.auth.service import create_user
 from crawlers.demo.site import DemoSite
 from crawlers.runner import crawl_in_subprocess
-from stream import DEADLETTER
+from stream import CLASSIFIED, DEADLETTER, RAW
 from stream.index import SearchQuery
+from stream.worker import GROUPS, TOPIC_OF
+from tests.servers import unavailable, unique
 from yuqing.config import REPO_ROOT, Settings
 from yuqing.db import Database
 from yuqing.run import DEMO_SOURCES, build_pipeline
@@ -21,10 +25,50 @@ from yuqing.run import DEMO_SOURCES, build_pipeline
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+@pytest.fixture(params=["embedded", pytest.param("scale", marks=pytest.mark.servers)])
+def backends(request, tmp_path):
+    """Settings for one set of backends; what the at-scale run made is removed after."""
+    base = dict(data_dir=tmp_path / "var", config_dir=REPO_ROOT / "config", secret_key="e2e-secret")
+    if request.param == "embedded":
+        yield base
+        return
+    for what, problem in (("Kafka", request.getfixturevalue("kafka_reachable")),
+                          ("Elasticsearch", request.getfixturevalue("elasticsearch_reachable"))):
+        if problem:
+            unavailable(what, problem)
+    from stream.es_index import ElasticsearchIndex
+    from stream.kafka_bus import delete_topics, ensure_topics
+
+    settings = Settings(**base, bus_backend="kafka", index_backend="elasticsearch",
+                        kafka_topic_prefix=unique("."), elasticsearch_index_prefix=unique(""),
+                        database_url=request.getfixturevalue("pg_url"))
+    ensure_topics(settings, partitions=settings.kafka_partitions, retention_ms=3600_000)
+    try:
+        yield {**base, **{k: getattr(settings, k) for k in (
+            "bus_backend", "index_backend", "kafka_topic_prefix", "elasticsearch_index_prefix",
+            "database_url")}}
+    finally:
+        delete_topics(settings)
+        index = ElasticsearchIndex(settings)
+        index.drop()
+        index.close()
+
+
+def drain(pipeline) -> None:
+    """Run the stages until no group has anything left to read (Kafka's consumers may come
+    back empty once while a fetch is under way: lag is the judge, not one empty round)."""
+    deadline = time.monotonic() + 180
+    while True:
+        pipeline.drain()
+        if all(pipeline.bus.lag(TOPIC_OF[stage], GROUPS[stage]) == 0 for stage in GROUPS):
+            break
+        assert time.monotonic() < deadline, "the pipeline did not drain in 3 minutes"
+    pipeline.index.refresh()
+
+
 @pytest.fixture
-def world(tmp_path, model_path):
-    settings = Settings(data_dir=tmp_path / "var", config_dir=REPO_ROOT / "config",
-                        model_path=model_path, secret_key="e2e-secret")
+def world(backends, model_path):
+    settings = Settings(**backends, model_path=model_path)
     db = Database(settings.case_db_url)
     # speed 20: the demo's first 80 s (watch-list post, then the 15-post burst) pass in 4 s
     with DemoSite(speed=20) as site:
@@ -35,9 +79,11 @@ def world(tmp_path, model_path):
             assert stats["published"] > 0, stats
         released = len(site.released())
     pipeline = build_pipeline(settings, db)
-    pipeline.drain()
+    drain(pipeline)
     yield settings, db, pipeline, released
     pipeline.close()
+    pipeline.bus.close()
+    pipeline.index.close()
     db.dispose()
 
 
@@ -51,9 +97,14 @@ def login(client, username, password):
 def test_demo_to_closed_case(world):
     settings, db, pipeline, released = world
     index = pipeline.index
+    scale = settings.bus_backend == "kafka"
+    assert type(pipeline.bus).__name__ == ("KafkaBus" if scale else "SQLiteBus")
+    assert type(index).__name__ == ("ElasticsearchIndex" if scale else "SQLiteIndex")
+    assert db.engine.dialect.name == ("postgresql" if scale else "sqlite")
     # every released post was crawled, classified and indexed (the feed repeats some: one doc each)
     assert index.count() >= 40 and index.count() <= released
     assert pipeline.bus.count(DEADLETTER) == 0
+    assert pipeline.bus.count(RAW) >= index.count() and pipeline.bus.count(CLASSIFIED) >= index.count()
     water = index.search(SearchQuery(text="停水"))
     assert water.total >= 10
     assert water.facets["topics"].get("utilities", 0) >= 10
