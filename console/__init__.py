@@ -59,12 +59,16 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     from .auth.views import bp as auth_bp
     from .board.views import bp as board_bp
     from .cases.views import bp as cases_bp
+    from .notices.views import bp as notices_bp
+    from .corrections.views import bp as corrections_bp
     from .search.views import bp as search_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(notices_bp)
+    app.register_blueprint(corrections_bp)
 
     _register_errors(app)
     return app

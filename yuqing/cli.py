@@ -60,7 +60,9 @@ def cmd_classify(args) -> int:
             "topics": [{"code": c, "score": round(s, 4)} for c, s in pred.topics],
             "sentiment": {"label": pred.sentiment[0], "score": round(pred.sentiment[1], 4)},
             "keywords": pred.keywords,
-            "sensitive_hits": pred.sensitive_hits,
+            "sensitive_hits": [{"word": w, "level": model.sensitive_level(w)}
+                               for w in pred.sensitive_hits],
+            "region": pred.region,
             "model_version": model.version,
         }
         if args.json:
@@ -71,22 +73,45 @@ def cmd_classify(args) -> int:
             topics = "、".join(f"{topic_name(t['code'])}({t['score']:.2f})" for t in out["topics"])
             print(f"{text}\n  话题：{topics}\n  情感：{SENTIMENTS[pred.sentiment[0]]}"
                   f"({pred.sentiment[1]:.2f})")
+            if pred.sensitive_hits:
+                print("  敏感词：" + "、".join(f"{h['word']}({h['level']})" for h in out["sensitive_hits"]))
+            if pred.region:
+                print("  地点：" + "、".join(pred.region))
     return 0
 
 
 def cmd_train(args) -> int:
-    from classifier.train import train
+    from classifier.corrections_source import load_corrections
+    from classifier.train import summary, train
 
-    output = Path(args.output) if args.output else get_settings().model_file
-    metrics = train(output)
-    print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    settings = get_settings()
+    output = Path(args.output) if args.output else settings.model_file
+    corrections = [] if args.no_corrections else load_corrections(settings.case_db_url)
+    metadata = train(output, family=args.family, corrections=corrections, cv_seeds=args.cv_seeds)
+    if args.json:
+        print(json.dumps(metadata, ensure_ascii=False, indent=2))
+    else:
+        print(summary(metadata))
+        print(f"corrections used: {len(corrections)}; model written to {output}")
     return 0
 
 
 def cmd_eval(args) -> int:
     from classifier.evaluate import evaluate, load_jsonl
 
-    records = load_jsonl(Path(args.data))
+    if bool(args.data) == bool(args.corrections):
+        print("请指定 --data FILE.jsonl 或 --corrections 之一", file=sys.stderr)
+        return 2
+    if args.corrections:
+        from classifier.corpus import normalize_corrections
+        from classifier.corrections_source import load_corrections
+
+        records = normalize_corrections(load_corrections(get_settings().case_db_url))
+        if not records:
+            print("没有可用的纠正记录", file=sys.stderr)
+            return 2
+    else:
+        records = load_jsonl(Path(args.data))
     print(json.dumps(evaluate(_load_classifier(), records), ensure_ascii=False, indent=2))
     return 0
 
@@ -189,10 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="rebuild the classifier from the repo's data and evaluate it")
     t.add_argument("--output")
+    t.add_argument("--family", choices=["svm", "lr", "best"], default="svm",
+                   help="model family (best: fit both, keep the better on dev)")
+    t.add_argument("--cv-seeds", type=int, default=0,
+                   help="also score k-fold over the project-written posts (slower)")
+    t.add_argument("--no-corrections", action="store_true",
+                   help="ignore the console's corrections in the case store")
+    t.add_argument("--json", action="store_true", help="print the model's metadata as JSON")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate the classifier on a JSON Lines file")
-    e.add_argument("--data", required=True)
+    e.add_argument("--data", help="labelled JSON Lines file")
+    e.add_argument("--corrections", action="store_true",
+                   help="evaluate on the console's corrections in the case store")
     e.set_defaults(func=cmd_eval)
 
     w = sub.add_parser("console", help="serve the web console")

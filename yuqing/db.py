@@ -61,6 +61,7 @@ def _import_models() -> None:
     import alerts.notify.models  # noqa: F401
     import console.auth.models  # noqa: F401
     import console.corrections.models  # noqa: F401
+    import console.corrections.models  # noqa: F401
 
 
 def make_engine(url: str) -> Engine:

@@ -73,3 +73,13 @@ class User(UserMixin, Base):
     @property
     def is_reader_only(self) -> bool:
         return self.role_enum not in CASE_ACTORS
+
+
+#: which roles may correct a post's topics or sentiment (the classifier learns from it)
+CORRECTORS = {Role.admin, Role.news_center, Role.duty_officer}
+
+
+def can_correct(user) -> bool:
+    """True when `user` (a User, or flask-login's anonymous user) may correct classifications."""
+    role = getattr(user, "role", None)
+    return bool(getattr(user, "is_authenticated", False)) and role in {r.value for r in CORRECTORS}

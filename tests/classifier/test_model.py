@@ -130,3 +130,53 @@ def test_load_errors(tmp_path):
     junk.write_bytes(b"not a pickle")
     with pytest.raises(ModelError, match="junk.joblib"):
         Classifier.load(junk)
+
+
+def test_sensitive_levels(classifier, tmp_path):
+    from classifier.model import sensitive_level
+
+    assert classifier.sensitive_level("爆炸") == "high"
+    assert classifier.sensitive_level("讨薪") == "medium"
+    assert classifier.sensitive_level("停水") is None
+    assert sensitive_level("堵路", SENSITIVE_WORDS) == "medium"
+    words = tmp_path / "words.yaml"
+    words.write_text("high: [停水]\nlow: [停水, 噪音]\n", encoding="utf-8")
+    assert sensitive_level("停水", words) == "high" and sensitive_level("噪音", words) == "low"
+
+
+def test_places_fill_an_empty_region(classifier):
+    from classifier.places import Gazetteer
+    from .conftest import REPO_ROOT
+
+    gaz = Gazetteer.load(REPO_ROOT / "config" / "places.yaml")
+    assert gaz.find("湖滨街道翠柳苑小区停水三天") == ["锦湖区", "湖滨街道", "翠柳苑小区"]
+    assert gaz.find("云台县石桥镇的路灯坏了") == ["云台县", "石桥镇"]
+    assert gaz.find("金桂花园物业不作为") == ["金桂花园"]
+    assert gaz.find("小区停水三天了没人管") == []
+    clf = Classifier(featurizer=classifier.featurizer, topic_codes=classifier.topic_codes,
+                     topic_weights=classifier.topic_weights, topic_bias=classifier.topic_bias,
+                     thresholds=classifier.thresholds, sentiment_labels=classifier.sentiment_labels,
+                     sentiment_weights=classifier.sentiment_weights,
+                     sentiment_bias=classifier.sentiment_bias, metadata=classifier.metadata,
+                     gazetteer=gaz)
+    posts = [_post("湖滨街道翠柳苑小区停水三天了没人管"),
+             _post("湖滨街道停水").model_copy(update={"region": ["江宁区"]})]
+    out = clf.classify_posts(posts)
+    assert out[0].region == ["锦湖区", "湖滨街道", "翠柳苑小区"]
+    assert out[1].region == ["江宁区"]  # the crawler's places are kept
+
+
+def test_save_is_atomic(trained, tmp_path):
+    clf = Classifier.load(trained[1], sensitive_words_path=SENSITIVE_WORDS)
+    target = tmp_path / "m.joblib"
+    clf.save(target)
+    assert Classifier.load(target, sensitive_words_path=SENSITIVE_WORDS).version == clf.version
+    assert [p.name for p in tmp_path.iterdir()] == ["m.joblib"]  # no temporary file left
+
+
+@pytest.mark.parametrize("text, sentiment", [
+    ("办事窗口的工作人员态度非常好，很满意", "positive"),
+    ("办事窗口的工作人员态度很差，很不满意", "negative"),
+])
+def test_negation_flips_sentiment(classifier, text, sentiment):
+    assert classifier.predict_batch([text])[0].sentiment[0] == sentiment
