@@ -34,10 +34,22 @@ class CalendarSpec(BaseModel):
     workdays: list[date] = []
 
 
+class BoardSpec(BaseModel):
+    """网民留言: which items are complaints (投诉) rather than inquiries (咨询), and extensions."""
+
+    model_config = ConfigDict(extra="forbid")
+    complaint_words: list[str] = []
+    #: the clocks an approved extension may move
+    extendable: list[str] = ["reply"]
+    #: the longest a clock may run with its extensions, in working days
+    max_total_working_days: int = 15
+
+
 class DeadlineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     clocks: dict[str, list[ClockSpec]]
     calendar: CalendarSpec = CalendarSpec()
+    board: BoardSpec = BoardSpec()
 
     @model_validator(mode="after")
     def _required_sets(self):
@@ -84,9 +96,17 @@ class Clocks:
             raise ConfigError(f"{path}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
     def clock_set(self, *, severity: Severity, kind: str) -> str:
+        """severe (I/II), board_complaint / board (网民留言 complaint / inquiry), default."""
         if severity in (Severity.I, Severity.II):
             return "severe"
-        return "board" if kind == "board" else "default"
+        if kind == "board_complaint" and "board_complaint" in self.config.clocks:
+            return "board_complaint"
+        return "board" if kind.startswith("board") else "default"
+
+    def board_kind(self, text: str) -> str:
+        """A 网民留言 is a complaint when it uses a complaint word, else an inquiry."""
+        words = self.config.board.complaint_words
+        return "board_complaint" if any(w in text for w in words) else "board_inquiry"
 
     def deadlines(self, *, severity: Severity, kind: str, start: datetime) -> list[Deadline]:
         out = []
@@ -95,5 +115,11 @@ class Clocks:
                 due = start + timedelta(hours=spec.hours)
             else:
                 due = self.calendar.add_working_days(start, spec.working_days)
-            out.append(Deadline(kind=spec.kind, label=spec.label, due_at=due))
+            out.append(Deadline(kind=spec.kind, label=spec.label, due_at=due, start_at=start))
         return out
+
+    def spec(self, *, severity: Severity, kind: str, clock: str) -> Optional[ClockSpec]:
+        for spec in self.config.clocks[self.clock_set(severity=severity, kind=kind)]:
+            if spec.kind == clock:
+                return spec
+        return None

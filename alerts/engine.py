@@ -1,24 +1,50 @@
-"""The alerts engine: rules over classified posts → alerts → events → cases.
+"""The alerts engine: classified posts → content events → rules → alerts → cases.
 
-One batch is one database transaction: the alerts, events, cases, the rules'
-window state and the bus offsets the batch came from are written together.
-A batch re-delivered after a crash is recognised by its offsets and skipped,
-so the rules never count a post twice.
+One batch is one database transaction: the events, alerts, cases, escalations
+and notices, the rules' window state and the bus offsets the batch came from
+are written together. A batch re-delivered after a crash is recognised by its
+offsets and skipped, so the rules never count a post twice.
+
+How alerts attach to events
+---------------------------
+First every post joins its *content event* (`alerts.events`: near-duplicates
+and reposts folded into the original by MinHash LSH); its `cluster_id` is
+the event id. Then the rules run, and each candidate finds its event:
+
+1. a rule about one story (keyword / sensitive words, event growth) names
+   the event (`Candidate.event_id`) and keys its alert by it, so alerts are
+   de-duplicated per (rule, event);
+2. a rule about a situation (volume spike or negative share for a topic or
+   place, a new term) keys its alert by the situation; a new alert attaches
+   to the *dominant* content event among its evidence (the story with most
+   evidence posts, the oldest on a tie), and while that alert is open (not
+   recovered) further firings of the key fold into it, so the case is not
+   split while the situation lasts;
+3. a rule without posts (a source gone silent) gets an *aggregate* event
+   keyed by its rule key, as before content events existed.
+
+One case per event gathers every rule that fired on that story. Within the
+quiet period an alert of the same key absorbs new evidence; a severity rise
+re-alerts at once; after a recovery the next firing is a new alert.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import threading
+from collections import Counter
 from datetime import datetime, timedelta
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.case import service as cases
 from alerts.deadlines import Clocks
+from alerts.events import EventGrouper
 from alerts.models import AlertRow, EventPostRow, EventRow, RuleStateRow
+from alerts.notify import escalation
+from alerts.notify.config import EscalationConfig, load_escalation
 from alerts.routing import RoutingTable
 from alerts.rules import Candidate, Rule, load_rules
 from yuqing.config import Settings
@@ -28,7 +54,7 @@ from yuqing.records import ClassifiedPost, Severity
 log = logging.getLogger(__name__)
 
 OFFSETS = "__offsets__"
-#: an event stays open to new alerts of its key this long after its last post
+#: an event stays open to new posts and alerts this long after its last post
 EVENT_WINDOW = timedelta(hours=48)
 MAX_EVIDENCE = 200
 
@@ -38,19 +64,27 @@ def _hash(*parts: str, n: int = 20) -> str:
 
 
 class AlertsEngine:
-    def __init__(self, *, db: Database, rules: list[Rule], routing: RoutingTable, clocks: Clocks):
+    def __init__(self, *, db: Database, rules: list[Rule], routing: RoutingTable, clocks: Clocks,
+                 escalation_policy: Optional[EscalationConfig] = None,
+                 clock: Callable[[], datetime] = now_utc, similarity: float = 0.5):
         self.db, self.rules, self.routing, self.clocks = db, rules, routing, clocks
+        self.policy = escalation_policy
+        #: the time source (tests and replays simulate time with it)
+        self.clock = clock
         self.by_name = {r.name: r for r in rules}
         self.disabled: dict[str, str] = {}
         self.offsets: dict[str, int] = {}
+        self.events = EventGrouper(threshold=similarity, window=EVENT_WINDOW)
         self._lock = threading.Lock()  # the worker and the scheduler share one engine
         self._load_state()
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> "AlertsEngine":
+        esc = settings.config_file("escalation.yaml")
         return cls(db=db, rules=load_rules(settings.config_file("rules.yaml")),
                    routing=RoutingTable.load(settings.config_file("routing.yaml")),
-                   clocks=Clocks.load(settings.config_file("deadlines.yaml"), settings.timezone))
+                   clocks=Clocks.load(settings.config_file("deadlines.yaml"), settings.timezone),
+                   escalation_policy=load_escalation(esc) if esc.exists() else None)
 
     # -- state ------------------------------------------------------------
     def _load_state(self) -> None:
@@ -60,6 +94,7 @@ class AlertsEngine:
                     self.offsets = {k: int(v) for k, v in (row.state or {}).items()}
                 elif row.rule in self.by_name:
                     self.by_name[row.rule].set_state(row.state or {})
+            self.events.load(s, self.clock())
 
     def _save_state(self, s: Session) -> None:
         states = {r.name: r.get_state() for r in self.rules}
@@ -77,22 +112,23 @@ class AlertsEngine:
     # -- work ---------------------------------------------------------------
     def process(self, posts: list[ClassifiedPost], *, now: Optional[datetime] = None,
                 offsets: Optional[dict[str, int]] = None) -> list[str]:
-        """Run every enabled rule over the posts; return the ids of new alerts."""
-        now = now or now_utc()
-        with self._lock:
+        """Group the posts into events, run every enabled rule; return the ids of new alerts."""
+        now = now or self.clock()
+        with self._lock, self.db.session() as s:
+            self.events.assign(s, posts, now)
             found: list[Candidate] = []
             for rule in self._enabled():
                 found.extend(self._guard(rule, lambda r=rule: r.add_data(posts, now)))
-            return self._commit(found, {p.id: p for p in posts}, now, offsets)
+            return self._commit(s, found, {p.id: p for p in posts}, now, offsets)
 
     def tick(self, *, now: Optional[datetime] = None) -> list[str]:
-        """The scheduler's periodic call: rules that judge windows of time."""
-        now = now or now_utc()
-        with self._lock:
+        """The scheduler's periodic call: rules that judge windows of time, and recoveries."""
+        now = now or self.clock()
+        with self._lock, self.db.session() as s:
             found: list[Candidate] = []
             for rule in self._enabled():
                 found.extend(self._guard(rule, lambda r=rule: r.tick(now)))
-            return self._commit(found, {}, now, None)
+            return self._commit(s, found, {}, now, None)
 
     def _enabled(self) -> Iterable[Rule]:
         return [r for r in self.rules if r.name not in self.disabled]
@@ -106,78 +142,112 @@ class AlertsEngine:
             log.exception("rule %s failed and is disabled: %s", rule.name, reason)
             return []
 
-    def _commit(self, found: list[Candidate], posts: dict[str, ClassifiedPost], now: datetime,
-                offsets: Optional[dict[str, int]]) -> list[str]:
+    def _commit(self, s: Session, found: list[Candidate], posts: dict[str, ClassifiedPost],
+                now: datetime, offsets: Optional[dict[str, int]]) -> list[str]:
         new: list[str] = []
-        with self.db.session() as s:
-            for cand in found:
-                alert_id = self._apply(s, cand, posts, now)
-                if alert_id:
-                    new.append(alert_id)
-            if offsets:
-                for k, v in offsets.items():
-                    self.offsets[k] = max(v, self.offsets.get(k, -1))
-            self._save_state(s)
+        for cand in found:
+            alert_id = self._recover(s, cand, now) if cand.recovery else self._apply(s, cand, posts, now)
+            if alert_id and not cand.recovery:
+                new.append(alert_id)
+        if offsets:
+            for k, v in offsets.items():
+                self.offsets[k] = max(v, self.offsets.get(k, -1))
+        self._save_state(s)
         return new
+
+    def _last(self, s: Session, key: str) -> Optional[AlertRow]:
+        return s.scalar(select(AlertRow).where(AlertRow.key == key)
+                        .order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(1))
 
     def _apply(self, s: Session, cand: Candidate, posts: dict[str, ClassifiedPost],
                now: datetime) -> Optional[str]:
         rule = self.by_name.get(cand.rule)
         quiet = timedelta(minutes=rule.options.quiet_period_minutes if rule else 60)
-        last = s.scalar(select(AlertRow).where(AlertRow.key == cand.key)
-                        .order_by(AlertRow.created_at.desc()).limit(1))
-        if last is not None and now - last.created_at < quiet and (
+        last = self._last(s, cand.key)
+        if last is not None and last.recovered_at is None and now - last.created_at < quiet and (
                 cand.severity.rank <= Severity(last.severity).rank):
             last.evidence = list(dict.fromkeys([*last.evidence, *cand.evidence]))[-MAX_EVIDENCE:]
-            if last.event is not None:
-                self._add_posts(s, last.event, cand.evidence, posts, now)
             return None
-        event = self._event_for(s, cand, posts, now)
+        keep = last.event if last is not None and last.recovered_at is None else None
+        event = keep or self._event_for(s, cand, posts, now)
         alert = AlertRow(
             id=_hash(cand.key, now.isoformat()), rule=cand.rule, key=cand.key,
             severity=cand.severity.value, topic=cand.topic, region=cand.region,
             window=cand.window, evidence=cand.evidence[-MAX_EVIDENCE:], title=cand.title,
-            summary=cand.summary,
-            created_at=now, event_id=event.id,
+            summary=cand.summary, created_at=now, event_id=event.id,
         )
         s.add(alert)
+        log.info("alert %s %s [%s] %s", alert.id, cand.rule, cand.severity.value, cand.title)
+        if cand.open_case:
+            self._case(s, cand, event, posts, now)
+        return alert.id
+
+    def _case(self, s: Session, cand: Candidate, event: EventRow,
+              posts: dict[str, ClassifiedPost], now: datetime) -> None:
         case = cases.case_for_event(s, event_id=event.id)
         if case is None:
-            cases.open_case(s, event=event, severity=cand.severity, kind=cand.kind,
-                            route=self.routing.route(cand.topic, cand.region),
-                            clocks=self.clocks, now=now)
-        else:
-            cases.raise_severity(s, case=case, severity=cand.severity, clocks=self.clocks, now=now)
-        log.info("alert %s %s [%s] %s", alert.id, cand.rule, cand.severity.value, cand.title)
-        return alert.id
+            kind = cand.kind
+            if kind == "board":
+                first = posts.get(event.first_post_id) or next(
+                    (posts[p] for p in cand.evidence if p in posts), None)
+                kind = self.clocks.board_kind(first.full_text if first else event.title)
+            case = cases.open_case(s, event=event, severity=cand.severity, kind=kind,
+                                   route=self.routing.route(cand.topic, cand.region),
+                                   clocks=self.clocks, now=now)
+        elif not cases.raise_severity(s, case=case, severity=cand.severity, clocks=self.clocks,
+                                      now=now):
+            return
+        if self.policy is not None:
+            escalation.severe(s, self.policy, case, now=now)
+
+    def _recover(self, s: Session, cand: Candidate, now: datetime) -> Optional[str]:
+        last = self._last(s, cand.key)
+        if last is None or last.recovered_at is not None:
+            return None
+        last.recovered_at = now
+        log.info("alert %s %s recovered: %s", last.id, cand.rule, cand.summary)
+        case = cases.case_for_event(s, event_id=last.event_id) if last.event_id else None
+        if case is not None and case.status != "closed":
+            cases.log_action(s, case, actor="system", kind="recovery",
+                             text=f"预警解除（{cand.rule}）：{cand.summary}")
+            if self.policy is not None:
+                escalation.recovery(s, self.policy, case, now=now,
+                                    note=f"{last.title}：{cand.summary}")
+        return last.id
 
     def _event_for(self, s: Session, cand: Candidate, posts: dict[str, ClassifiedPost],
                    now: datetime) -> EventRow:
-        event = s.scalar(select(EventRow).where(EventRow.key == cand.key,
-                                                EventRow.last_seen_at >= now - EVENT_WINDOW)
-                         .order_by(EventRow.last_seen_at.desc()).limit(1))
+        event = s.get(EventRow, cand.event_id) if cand.event_id else None
+        if event is None and cand.evidence:
+            event = self._dominant(s, cand.evidence, posts)
+        if event is None:
+            event = s.scalar(select(EventRow).where(EventRow.key == cand.key,
+                                                    EventRow.last_seen_at >= now - EVENT_WINDOW)
+                             .order_by(EventRow.last_seen_at.desc()).limit(1))
         if event is None:
             event = EventRow(id=_hash("event", cand.key, now.isoformat(), n=16), key=cand.key,
-                             title=cand.title, topic=cand.topic, region=cand.region,
-                             first_seen_at=now, last_seen_at=now, post_count=0)
+                             kind="aggregate", title=cand.title, topic=cand.topic,
+                             region=cand.region, first_seen_at=now, last_seen_at=now,
+                             post_count=0, negative_count=0, sources=[])
             s.add(event)
             s.flush()
-        self._add_posts(s, event, cand.evidence, posts, now)
+        event.last_seen_at = max(event.last_seen_at, now) if event.kind == "aggregate" \
+            else event.last_seen_at
         return event
 
-    def _add_posts(self, s: Session, event: EventRow, ids: list[str],
-                   posts: dict[str, ClassifiedPost], now: datetime) -> None:
-        have = set(s.scalars(select(EventPostRow.post_id).where(EventPostRow.event_id == event.id)))
-        for pid in ids:
-            if pid in have:
-                continue
-            have.add(pid)
-            s.add(EventPostRow(event_id=event.id, post_id=pid, seen_at=now))
-            post = posts.get(pid)
-            if post is not None:
-                seen = post.published_at or post.fetched_at
-                if event.first_post_id is None or seen < event.first_seen_at:
-                    event.first_post_id, event.first_poster = pid, post.author
-                    event.first_seen_at = min(seen, event.first_seen_at)
-        event.post_count = len(have)
-        event.last_seen_at = now
+    @staticmethod
+    def _dominant(s: Session, ids: list[str], posts: dict[str, ClassifiedPost]) -> Optional[EventRow]:
+        of = {pid: posts[pid].cluster_id for pid in ids if pid in posts and posts[pid].cluster_id}
+        missing = [pid for pid in ids if pid not in of]
+        if missing:
+            for pid, eid in s.execute(select(EventPostRow.post_id, EventPostRow.event_id)
+                                      .where(EventPostRow.post_id.in_(missing[:500]))):
+                of.setdefault(pid, eid)
+        if not of:
+            return None
+        counts = Counter(of.values())
+        events = [s.get(EventRow, e) for e in counts]
+        events = [e for e in events if e is not None]
+        if not events:
+            return None
+        return max(events, key=lambda e: (counts[e.id], -e.first_seen_at.timestamp()))

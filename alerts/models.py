@@ -1,4 +1,4 @@
-"""Tables for alerts, events and rule state."""
+"""Tables for alerts, events (with their members and hourly volume) and rule state."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,6 +25,18 @@ class EventRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     post_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: "content" (posts grouped by near-duplicate text) or "aggregate" (a rule's situation)
+    kind: Mapped[str] = mapped_column(String(20), default="content", server_default="aggregate")
+    negative_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+
+    @property
+    def source_count(self) -> int:
+        return len(self.sources or [])
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative_count / self.post_count if self.post_count else 0.0
 
     posts: Mapped[list["EventPostRow"]] = relationship(back_populates="event", cascade="all, delete-orphan")
     alerts: Mapped[list["AlertRow"]] = relationship(back_populates="event", order_by="AlertRow.created_at")
@@ -44,8 +56,25 @@ class EventPostRow(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
     post_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: when the post was published (else fetched): what the hourly buckets count
+    posted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    source: Mapped[Optional[str]] = mapped_column(String(200))
+    sentiment: Mapped[Optional[str]] = mapped_column(String(10))
+    #: the post's MinHash values, to rebuild the LSH index after a restart
+    signature: Mapped[Optional[list]] = mapped_column(JSON)
 
     event: Mapped[EventRow] = relationship(back_populates="posts")
+
+
+class EventBucketRow(Base):
+    """An event's volume and negative count per hour (UTC hour start)."""
+
+    __tablename__ = "event_buckets"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AlertRow(Base):
@@ -64,6 +93,8 @@ class AlertRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=now_utc)
     event_id: Mapped[Optional[str]] = mapped_column(ForeignKey("events.id"), index=True)
+    #: when the rule found the condition cleared (a recovery notice went out)
+    recovered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     event: Mapped[Optional[EventRow]] = relationship(back_populates="alerts")
 
@@ -85,3 +116,12 @@ class RuleStateRow(Base):
     state: Mapped[dict] = mapped_column(JSON, default=dict)
     disabled_reason: Mapped[Optional[str]] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+
+class JobRunRow(Base):
+    """When a scheduled job last ran, so that a restart catches up on what it missed."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)

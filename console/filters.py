@@ -111,6 +111,10 @@ ACTION_LABELS = {
     "case.open": "立案", "case.note": "处置记录", "case.status": "阶段变更",
     "case.assign": "指派", "case.deadline_met": "时限完成", "case.close": "办结",
     "case.severity": "级别调整", "user.create": "创建用户",
+    "transfer": "转办", "extension": "延期", "recovery": "预警解除", "overdue": "超时",
+    "case.transfer": "转办", "case.extension_request": "申请延期",
+    "case.extension_decide": "延期审批", "case.escalate": "升级督办", "case.evaluate": "效果评估",
+    "case.overdue": "超时",
 }
 
 

@@ -247,8 +247,14 @@ class Deadline(BaseModel):
     met_at: Optional[datetime] = None
     #: when the deadline check first found it past due
     overdue_at: Optional[datetime] = None
+    #: when the clock started (else the case's creation)
+    start_at: Optional[datetime] = None
+    #: the highest level of the escalation chain this clock has reached
+    escalation: int = 0
+    #: working days added by approved extensions
+    extended_working_days: int = 0
 
-    @field_validator("due_at", "met_at", "overdue_at")
+    @field_validator("due_at", "met_at", "overdue_at", "start_at")
     @classmethod
     def _tz(cls, v):
         return _aware(v)

@@ -60,14 +60,14 @@ def run_worker(settings: Settings, stages=("classify", "index", "alerts")) -> in
 
 def make_scheduler(settings: Settings, db: Database, sources: dict, sources_dir,
                    demo_url: Optional[str]):
-    """APScheduler jobs: each source on its schedule, and the deadline clocks.
+    """APScheduler jobs: each source on its schedule, and the clocks (alerts.scheduled).
 
     The rules' windows are judged by the alerts stage itself (Pipeline.run),
     which owns the rules' state.
     """
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from alerts.case.scheduled import check_deadlines
+    from alerts.scheduled import register_jobs
     from crawlers.runner import crawl_in_subprocess
 
     scheduler = BackgroundScheduler(timezone=settings.timezone)
@@ -85,8 +85,7 @@ def make_scheduler(settings: Settings, db: Database, sources: dict, sources_dir,
         scheduler.add_job(crawl_job, "interval", args=[name], seconds=source.schedule_seconds,
                           id=f"crawl:{name}", next_run_time=now, max_instances=1, coalesce=True,
                           misfire_grace_time=None)
-    scheduler.add_job(check_deadlines, "interval", args=[db], seconds=60, id="cases:deadlines",
-                      next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None)
+    register_jobs(scheduler, settings, db)
     return scheduler
 
 

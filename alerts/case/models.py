@@ -29,6 +29,8 @@ class CaseRow(Base):
     response_url: Mapped[Optional[str]] = mapped_column(Text)
     response_text: Mapped[Optional[str]] = mapped_column(Text)
     evaluation: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the highest level of the escalation chain notified so far (0: none)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
     closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
@@ -77,3 +79,27 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(50))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
+
+
+class ExtensionStatus:
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class CaseExtensionRow(Base):
+    """A request to extend a clock (网民留言), decided by a leader."""
+
+    __tablename__ = "case_extensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    clock: Mapped[str] = mapped_column(String(50))
+    working_days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    status: Mapped[str] = mapped_column(String(10), default=ExtensionStatus.pending, index=True)
+    decided_by: Mapped[Optional[str]] = mapped_column(String(100))
+    decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    decision_note: Mapped[Optional[str]] = mapped_column(Text)

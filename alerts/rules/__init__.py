@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from alerts.errors import ConfigError
 
-from . import keyword, volume_spike  # noqa: F401  (registers the types)
+from . import (event_growth, keyword, negative_share, new_term, sensitive,  # noqa: F401
+               source_silent, volume_spike)  # (importing registers the types)
 from .base import RULE_TYPES, Candidate, Rule, RuleOptions
 
 
@@ -42,7 +43,9 @@ def load_rules(path: Path) -> list[Rule]:
             raise ConfigError(f"{where}: name: duplicate rule name {options.name!r}")
         seen.add(options.name)
         if options.enabled:
-            rules.append(cls(options))
+            rule = cls(options)
+            rule.bind(path.parent)
+            rules.append(rule)
     return rules
 
 

@@ -4,14 +4,22 @@ A rule sees classified posts through `add_data()` and returns the alert
 candidates they trigger. `tick()` is called by the scheduler for rules that
 judge windows of time. A rule's window state is a JSON-able dict so that the
 engine can save it and a restart does not forget it.
+
+A rule remembers which of its keys are firing (`active`). When a condition
+clears, the rule returns a *recovery* candidate for that key (the engine
+marks the alert recovered and sends a recovery notice). Rules that judge a
+window re-judge their active keys on each tick; rules triggered by single
+posts (words, event growth) recover after `recover_after_minutes` without a
+new trigger.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import ClassVar, Optional, Type
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from yuqing.records import ClassifiedPost, Severity
 
@@ -36,7 +44,11 @@ class RuleOptions(BaseModel):
     description: str = ""
     enabled: bool = True
     #: an open alert with the same key absorbs new evidence for this long
-    quiet_period_minutes: float = 60
+    quiet_period_minutes: float = Field(60, ge=0)
+    #: a post-triggered condition with no new trigger for this long has cleared
+    recover_after_minutes: float = Field(120, gt=0)
+    #: whether an alert of this rule opens a response case
+    open_case: bool = True
 
 
 @dataclass
@@ -44,7 +56,7 @@ class Candidate:
     """What a rule says should be alerted; the engine dedupes and persists it."""
 
     rule: str
-    #: alerts with the same key belong to the same event (and are de-duplicated)
+    #: alerts with the same key are de-duplicated (see alerts.engine)
     key: str
     severity: Severity
     title: str
@@ -55,6 +67,11 @@ class Candidate:
     window: dict = field(default_factory=dict)
     #: "board" when the evidence is a 网民留言, which runs on the board clocks
     kind: str = "opinion"
+    #: the content event the alert is about, when the rule knows it
+    event_id: Optional[str] = None
+    #: the condition of `key` has cleared
+    recovery: bool = False
+    open_case: bool = True
 
 
 class Rule:
@@ -64,18 +81,47 @@ class Rule:
     def __init__(self, options: RuleOptions):
         self.options = options
         self.name = options.name
+        #: key -> what was alerted (severity, title, topic, region, event, last trigger)
+        self.active: dict[str, dict] = {}
+
+    def bind(self, config_dir: Path) -> None:
+        """Called by the loader with the rule file's folder (for files a rule reads)."""
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         raise NotImplementedError
 
     def tick(self, now: datetime) -> list[Candidate]:
-        return []
+        return self.recover_stale(now)
 
+    # -- firing and recovery ------------------------------------------------
+    def fire(self, cand: Candidate, now: datetime) -> Candidate:
+        cand.open_case = cand.open_case and self.options.open_case
+        self.active[cand.key] = {
+            "at": now.isoformat(), "severity": cand.severity.value, "title": cand.title,
+            "topic": cand.topic, "region": cand.region, "event_id": cand.event_id,
+        }
+        return cand
+
+    def recover(self, key: str, now: datetime, summary: str) -> Candidate:
+        info = self.active.pop(key)
+        return Candidate(rule=self.name, key=key, severity=Severity(info["severity"]),
+                         title=f"【已恢复】{info['title']}", summary=summary, evidence=[],
+                         topic=info.get("topic"), region=info.get("region"),
+                         event_id=info.get("event_id"), recovery=True,
+                         window={"recovered_at": now.isoformat()})
+
+    def recover_stale(self, now: datetime) -> list[Candidate]:
+        limit = timedelta(minutes=self.options.recover_after_minutes)
+        return [self.recover(k, now, f"已连续 {self.options.recover_after_minutes:g} 分钟未再触发")
+                for k, v in list(self.active.items())
+                if now - datetime.fromisoformat(v["at"]) >= limit]
+
+    # -- state --------------------------------------------------------------
     def get_state(self) -> dict:
-        return {}
+        return {"active": dict(self.active)}
 
     def set_state(self, state: dict) -> None:
-        pass
+        self.active = dict(state.get("active", {}))
 
 
 def post_time(post: ClassifiedPost) -> datetime:
@@ -84,3 +130,13 @@ def post_time(post: ClassifiedPost) -> datetime:
 
 def first_region(post: ClassifiedPost) -> Optional[str]:
     return post.region[0] if post.region else None
+
+
+def minute(ts: datetime) -> int:
+    return int(ts.timestamp() // 60)
+
+
+def board_kind(post: ClassifiedPost) -> str:
+    from yuqing.records import SourceType
+
+    return "board" if post.source_type == SourceType.board else "opinion"

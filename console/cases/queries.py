@@ -9,7 +9,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.case.models import AuditRow, CaseRow
+from alerts.case.models import AuditRow, CaseExtensionRow, CaseRow
+from alerts.notify.models import EscalationRow
 from alerts.case.service import overdue
 from alerts.models import AlertRow
 from console.auth.models import Role, User
@@ -118,3 +119,13 @@ def audit_rows(session: Session, case: CaseRow) -> list[AuditRow]:
 def departments(session: Session, configured: list[str]) -> list[str]:
     seen = set(session.scalars(select(CaseRow.owner_department).distinct()))
     return sorted(set(configured) | seen)
+
+
+def escalations(session: Session, case: CaseRow) -> list[EscalationRow]:
+    return list(session.scalars(select(EscalationRow).where(EscalationRow.case_id == case.id)
+                                .order_by(EscalationRow.at, EscalationRow.id)))
+
+
+def extensions(session: Session, case: CaseRow) -> list[CaseExtensionRow]:
+    return list(session.scalars(select(CaseExtensionRow).where(CaseExtensionRow.case_id == case.id)
+                                .order_by(CaseExtensionRow.id)))

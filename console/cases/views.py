@@ -13,8 +13,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 
-from alerts.case import service
-from alerts.case.models import CaseRow
+from alerts.case import flows, service
+from alerts.case.models import CaseExtensionRow, CaseRow
+from alerts.deadlines import Clocks
 from alerts.errors import CaseError
 from console.auth.models import Role
 from yuqing.db import now_utc
@@ -76,6 +77,9 @@ def detail(case_id: int):
             actions=list(case.actions), can_act=current_user.can_act_on(case.owner_department),
             is_open=case.status != CaseStatus.closed.value, statuses=queries.WORK_STATUSES,
             assignees=queries.assignee_choices(s, case),
+            escalations=queries.escalations(s, case), extensions=queries.extensions(s, case),
+            departments=stores().departments(), is_leader=current_user.role_enum == Role.leader,
+            extendable=_clocks().config.board.extendable,
         )
 
 
@@ -152,3 +156,58 @@ def close(case_id: int):
                            response_url=request.form.get("response_url"))
         return "任务已办结"
     return _act(case_id, run)
+
+
+def _clocks() -> Clocks:
+    settings = stores().settings
+    return Clocks.load(settings.config_file("deadlines.yaml"), settings.timezone)
+
+
+@bp.route("/<int:case_id>/transfer", methods=["POST"])
+@login_required
+def transfer(case_id: int):
+    def run(s, case, actor):
+        dept = request.form.get("department", "").strip()
+        if dept not in stores().departments():
+            raise CaseError("请选择配置中的部门")
+        flows.transfer(s, case=case, actor=actor, department=dept,
+                       reason=request.form.get("reason", ""))
+        return f"已转办至{dept}"
+    return _act(case_id, run)
+
+
+@bp.route("/<int:case_id>/extension", methods=["POST"])
+@login_required
+def extension(case_id: int):
+    def run(s, case, actor):
+        try:
+            days = int(request.form.get("working_days", ""))
+        except ValueError as exc:
+            raise CaseError("延期天数须为正整数") from exc
+        flows.request_extension(s, case=case, actor=actor, clocks=_clocks(),
+                                clock=request.form.get("clock", "reply"), working_days=days,
+                                reason=request.form.get("reason", ""))
+        return "延期申请已提交，待领导审批"
+    return _act(case_id, run)
+
+
+@bp.route("/<int:case_id>/extension/<int:ext_id>", methods=["POST"])
+@login_required
+def decide_extension(case_id: int, ext_id: int):
+    if current_user.role_enum != Role.leader:
+        abort(403)
+    with get_db().session() as s:
+        ext = s.get(CaseExtensionRow, ext_id)
+        if ext is None or ext.case_id != case_id:
+            abort(404)
+        try:
+            flows.decide_extension(s, extension=ext, actor=current_user.username,
+                                   actor_role=current_user.role, clocks=_clocks(),
+                                   approve=request.form.get("decision") == "approve",
+                                   note=request.form.get("note", ""))
+        except CaseError as exc:
+            s.rollback()
+            flash(str(exc), "error")
+        else:
+            flash("已审批延期申请", "success")
+    return redirect(url_for("cases.detail", case_id=case_id))

@@ -1,0 +1,121 @@
+"""Event growth: one story (content event) gaining posts or sources fast.
+
+Needs the engine's event assignment (`post.cluster_id`). Fires when, in the
+last `window_minutes`, the event gained at least `min_posts` posts and at
+least `factor` times the window before; or at least `min_new_sources` sources
+it had not been seen on before.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yuqing.records import ClassifiedPost, Severity
+
+from .base import Candidate, Rule, RuleOptions, board_kind, first_region, minute, post_time, register
+
+
+class GrowthLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    posts: int = Field(ge=1)
+    severity: Severity
+
+
+class EventGrowthOptions(RuleOptions):
+    window_minutes: float = Field(60, gt=0)
+    min_posts: int = Field(10, ge=1)
+    factor: float = Field(2.0, gt=0)
+    min_new_sources: int = Field(3, ge=1)
+    levels: list[GrowthLevel] = Field(
+        default_factory=lambda: [GrowthLevel(posts=1, severity=Severity.IV)])
+    #: the most events followed at once (the quietest are dropped first)
+    max_events: int = Field(5000, ge=10)
+
+
+@register("event_growth")
+class EventGrowth(Rule):
+    Options = EventGrowthOptions
+    options: EventGrowthOptions
+
+    def __init__(self, options: EventGrowthOptions):
+        super().__init__(options)
+        # event id -> {"posts": [[minute, post id, source]], "sources": [...], "meta": {...}}
+        self.events: dict[str, dict] = {}
+
+    def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
+        touched = set()
+        for post in posts:
+            eid = post.cluster_id
+            if not eid:
+                continue
+            ev = self.events.setdefault(eid, {"posts": [], "sources": [], "new_sources": [],
+                                              "meta": {}})
+            if any(p[1] == post.id for p in ev["posts"]):
+                continue
+            m = minute(min(post_time(post), now))
+            ev["posts"].append([m, post.id, post.source])
+            if post.source not in ev["sources"]:
+                ev["sources"].append(post.source)
+                if len(ev["sources"]) > 1:  # the first source is where it started
+                    ev["new_sources"].append([m, post.source])
+            if not ev["meta"]:
+                ev["meta"] = {"title": post.title or post.text[:30], "region": first_region(post),
+                              "topic": post.topic_codes[0] if post.topic_codes else None,
+                              "kind": board_kind(post)}
+            touched.add(eid)
+        self._prune(now)
+        out = []
+        for eid in touched:
+            cand = self._judge(eid, now)
+            if cand:
+                out.append(self.fire(cand, now))
+        return out
+
+    def _judge(self, eid: str, now: datetime) -> Optional[Candidate]:
+        o = self.options
+        ev = self.events.get(eid)
+        if ev is None:
+            return None
+        start = minute(now) - o.window_minutes
+        cur = [p for p in ev["posts"] if p[0] > start]
+        prev = [p for p in ev["posts"] if start - o.window_minutes < p[0] <= start]
+        new_sources = [s for m, s in ev["new_sources"] if m > start]
+        by_posts = len(cur) >= o.min_posts and len(cur) >= o.factor * len(prev)
+        if not by_posts and len(new_sources) < o.min_new_sources:
+            return None
+        severity = Severity.IV
+        for level in sorted(o.levels, key=lambda lv: lv.posts):
+            if len(cur) >= level.posts:
+                severity = level.severity
+        meta = ev["meta"]
+        return Candidate(
+            rule=self.name, key=f"{self.name}:{eid}", severity=severity, topic=meta["topic"],
+            region=meta["region"], title=f"事件快速扩散：{meta['title']}",
+            summary=(f"近 {o.window_minutes:g} 分钟新增 {len(cur)} 条（此前 {len(prev)} 条），"
+                     f"新增来源 {len(new_sources)} 个"),
+            evidence=[p[1] for p in cur][-50:], event_id=eid, kind=meta["kind"],
+            window={"minutes": o.window_minutes, "posts": len(cur), "previous": len(prev),
+                    "new_sources": new_sources})
+
+    def _prune(self, now: datetime) -> None:
+        cutoff = minute(now) - 2 * self.options.window_minutes
+        for eid in list(self.events):
+            ev = self.events[eid]
+            ev["posts"] = [p for p in ev["posts"] if p[0] > cutoff]
+            ev["new_sources"] = [s for s in ev["new_sources"] if s[0] > cutoff]
+            if not ev["posts"] and f"{self.name}:{eid}" not in self.active:
+                del self.events[eid]
+        if len(self.events) > self.options.max_events:
+            quiet = sorted(self.events, key=lambda e: max((p[0] for p in self.events[e]["posts"]),
+                                                          default=0))
+            for eid in quiet[:len(self.events) - self.options.max_events]:
+                del self.events[eid]
+
+    def get_state(self) -> dict:
+        return {**super().get_state(), "events": self.events}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.events = dict(state.get("events", {}))

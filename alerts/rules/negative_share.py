@@ -1,0 +1,125 @@
+"""Negative share rising: the share of negative posts on a topic or in a place going up.
+
+The current window's share is compared with the share over the
+`baseline_windows` windows before it (or `default_baseline` while those hold
+fewer than `min_posts` posts). The rule fires when the current window has at
+least `min_posts` posts, a share of at least `min_share` and a rise of at
+least `min_rise` over the baseline; it recovers when that no longer holds.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yuqing.records import ClassifiedPost, SentimentLabel, Severity
+from yuqing.taxonomy import topic_name
+
+from .base import Candidate, Rule, RuleOptions, minute, post_time, register
+
+
+class ShareLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    share: float = Field(gt=0, le=1)
+    severity: Severity
+
+
+class NegativeShareOptions(RuleOptions):
+    group_by: Literal["topic", "region"] = "topic"
+    window_minutes: float = Field(60, gt=0)
+    baseline_windows: int = Field(6, ge=1)
+    min_posts: int = Field(10, ge=1)
+    min_share: float = Field(0.5, gt=0, le=1)
+    min_rise: float = Field(0.2, ge=0, le=1)
+    default_baseline: float = Field(0.3, ge=0, le=1)
+    topics: list[str] = []  # empty: every topic but "other"
+    levels: list[ShareLevel] = Field(
+        default_factory=lambda: [ShareLevel(share=0.5, severity=Severity.IV)])
+
+
+@register("negative_share")
+class NegativeShare(Rule):
+    Options = NegativeShareOptions
+    options: NegativeShareOptions
+
+    def __init__(self, options: NegativeShareOptions):
+        super().__init__(options)
+        # group -> [(minute, post id, negative)]
+        self.seen: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
+
+    def _groups(self, post: ClassifiedPost) -> list[str]:
+        o = self.options
+        if o.group_by == "region":
+            return list(dict.fromkeys(post.region))
+        return [c for c in post.topic_codes
+                if (c in o.topics if o.topics else c != "other")]
+
+    def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
+        touched = set()
+        for post in posts:
+            m = minute(min(post_time(post), now))
+            negative = post.sentiment.label == SentimentLabel.negative
+            for g in self._groups(post):
+                if any(pid == post.id for _, pid, _n in self.seen[g]):
+                    continue
+                self.seen[g].append((m, post.id, negative))
+                touched.add(g)
+        self._prune(now)
+        out = []
+        for g in touched:
+            cand = self._judge(g, now)
+            if cand:
+                out.append(self.fire(cand, now))
+        return out
+
+    def _judge(self, group: str, now: datetime) -> Optional[Candidate]:
+        o = self.options
+        start = minute(now) - o.window_minutes
+        cur = [(p, n) for m, p, n in self.seen.get(group, []) if m > start]
+        old = [n for m, _p, n in self.seen.get(group, []) if m <= start]
+        if len(cur) < o.min_posts:
+            return None
+        share = sum(n for _, n in cur) / len(cur)
+        base = sum(old) / len(old) if len(old) >= o.min_posts else o.default_baseline
+        if share < o.min_share or share - base < o.min_rise:
+            return None
+        severity = Severity.IV
+        for level in sorted(o.levels, key=lambda lv: lv.share):
+            if share >= level.share:
+                severity = level.severity
+        topic = group if o.group_by == "topic" else None
+        region = group if o.group_by == "region" else None
+        what = f"「{topic_name(group)}」" if topic else f"{region}"
+        return Candidate(
+            rule=self.name, key=f"{self.name}:{o.group_by}:{group}", severity=severity,
+            topic=topic, region=region, title=f"{what}负面舆情占比上升",
+            summary=(f"近 {o.window_minutes:g} 分钟{what}相关信息 {len(cur)} 条，负面占比 "
+                     f"{share:.0%}（此前 {base:.0%}）"),
+            evidence=[p for p, n in cur if n][-50:],
+            window={"minutes": o.window_minutes, "posts": len(cur), "share": round(share, 3),
+                    "baseline": round(base, 3)})
+
+    def _prune(self, now: datetime) -> None:
+        o = self.options
+        cutoff = minute(now - timedelta(minutes=o.window_minutes * (o.baseline_windows + 1)))
+        for g in list(self.seen):
+            self.seen[g] = [x for x in self.seen[g] if x[0] > cutoff]
+            if not self.seen[g]:
+                del self.seen[g]
+
+    def tick(self, now: datetime) -> list[Candidate]:
+        self._prune(now)
+        prefix = f"{self.name}:{self.options.group_by}:"
+        return [self.recover(k, now, "负面占比已回落") for k in list(self.active)
+                if self._judge(k[len(prefix):], now) is None]
+
+    def get_state(self) -> dict:
+        return {**super().get_state(),
+                "seen": {g: [[m, p, n] for m, p, n in v] for g, v in self.seen.items()}}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.seen = defaultdict(list, {g: [(int(m), p, bool(n)) for m, p, n in v]
+                                       for g, v in state.get("seen", {}).items()})

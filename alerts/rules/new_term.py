@@ -1,0 +1,110 @@
+"""New term: a word or place never seen before that suddenly appears in many posts.
+
+The rule learns the vocabulary (`keywords` and `region` of each post). During
+the first `warmup_posts` posts everything is learnt without alerting. After
+that, a term not yet known is *pending* while it appears; when `min_posts`
+posts carry it within `window_minutes`, the rule fires. A pending term whose
+window passes becomes known; a firing term then recovers.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from yuqing.records import ClassifiedPost, Severity
+
+from .base import Candidate, Rule, RuleOptions, board_kind, minute, post_time, register
+
+
+class NewTermOptions(RuleOptions):
+    fields: list[str] = Field(default_factory=lambda: ["keywords", "region"])
+    min_posts: int = Field(5, ge=2)
+    window_minutes: float = Field(360, gt=0)
+    warmup_posts: int = Field(200, ge=0)
+    min_length: int = Field(2, ge=1)
+    severity: Severity = Severity.IV
+    #: the most terms remembered (the oldest are forgotten first)
+    max_known: int = Field(200_000, ge=100)
+
+
+@register("new_term")
+class NewTerm(Rule):
+    Options = NewTermOptions
+    options: NewTermOptions
+
+    def __init__(self, options: NewTermOptions):
+        super().__init__(options)
+        self.known: dict[str, None] = {}  # insertion-ordered set
+        self.pending: dict[str, list[list]] = {}  # term -> [[minute, post id, topic, kind]]
+        self.posts_seen = 0
+
+    def _terms(self, post: ClassifiedPost) -> set[str]:
+        terms: set[str] = set()
+        for f in self.options.fields:
+            terms.update(t for t in getattr(post, f, []) or [] if len(t) >= self.options.min_length)
+        return terms
+
+    def _learn(self, term: str) -> None:
+        self.known[term] = None
+        while len(self.known) > self.options.max_known:
+            self.known.pop(next(iter(self.known)))
+
+    def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
+        touched = set()
+        for post in posts:
+            warm = self.posts_seen < self.options.warmup_posts
+            self.posts_seen += 1
+            for term in self._terms(post):
+                if term in self.known:
+                    continue
+                if warm:
+                    self._learn(term)
+                    continue
+                entries = self.pending.setdefault(term, [])
+                if all(e[1] != post.id for e in entries):
+                    topic = post.topic_codes[0] if post.topic_codes else None
+                    entries.append([minute(min(post_time(post), now)), post.id, topic,
+                                    board_kind(post)])
+                    touched.add(term)
+        out = self._expire(now)
+        for term in touched:
+            entries = self.pending.get(term, [])
+            if len(entries) >= self.options.min_posts:
+                topic = Counter(e[2] for e in entries).most_common(1)[0][0]
+                out.append(self.fire(Candidate(
+                    rule=self.name, key=f"{self.name}:{term}", severity=self.options.severity,
+                    topic=topic, title=f"新出现词语：{term}",
+                    summary=f"此前未出现过的「{term}」近期出现在 {len(entries)} 条信息中",
+                    evidence=[e[1] for e in entries][-50:], kind=entries[0][3],
+                    window={"term": term, "posts": len(entries)}), now))
+        return out
+
+    def _expire(self, now: datetime) -> list[Candidate]:
+        cutoff = minute(now - timedelta(minutes=self.options.window_minutes))
+        out = []
+        for term in list(self.pending):
+            kept = [e for e in self.pending[term] if e[0] > cutoff]
+            if kept:
+                self.pending[term] = kept
+                continue
+            del self.pending[term]
+            self._learn(term)
+            key = f"{self.name}:{term}"
+            if key in self.active:
+                out.append(self.recover(key, now, f"「{term}」已不再集中出现"))
+        return out
+
+    def tick(self, now: datetime) -> list[Candidate]:
+        return self._expire(now)
+
+    def get_state(self) -> dict:
+        return {**super().get_state(), "known": list(self.known), "pending": self.pending,
+                "posts_seen": self.posts_seen}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.known = dict.fromkeys(state.get("known", []))
+        self.pending = {t: [list(e) for e in v] for t, v in state.get("pending", {}).items()}
+        self.posts_seen = int(state.get("posts_seen", 0))

@@ -1,0 +1,83 @@
+"""Sensitive words: the classifier's `sensitive_hits`, graded by the level of each word.
+
+`config/sensitive_words.yaml` lists words under high / medium / low; the rule
+maps each level to a severity (`levels`) and alerts once per (level, event)
+with the severity of the most serious word found.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field
+
+from alerts.errors import ConfigError
+from yuqing.records import ClassifiedPost, Severity
+
+from .base import Candidate, Rule, RuleOptions, board_kind, first_region, register
+
+Level = Literal["high", "medium", "low"]
+LEVEL_LABEL = {"high": "高", "medium": "中", "low": "低"}
+
+
+class SensitiveOptions(RuleOptions):
+    #: the severity of an alert per word level; a level left out is not alerted
+    levels: dict[Level, Severity] = Field(
+        default_factory=lambda: {"high": Severity.II, "medium": Severity.III, "low": Severity.IV})
+    #: the word file (relative to the rule file's folder), or the words inline
+    words_file: str = "sensitive_words.yaml"
+    words: dict[Level, list[str]] = {}
+
+
+@register("sensitive")
+class Sensitive(Rule):
+    Options = SensitiveOptions
+    options: SensitiveOptions
+
+    def __init__(self, options: SensitiveOptions):
+        super().__init__(options)
+        self.level_of: dict[str, str] = {}
+        self._set_words(options.words)
+
+    def _set_words(self, words: dict) -> None:
+        for level in ("low", "medium", "high"):  # the most severe level wins
+            for w in words.get(level) or []:
+                self.level_of[str(w)] = level
+
+    def bind(self, config_dir: Path) -> None:
+        if self.options.words:
+            return
+        path = Path(config_dir) / self.options.words_file
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        self._set_words(data)
+
+    def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
+        found: dict[tuple[str, str], Candidate] = {}
+        levels = self.options.levels
+        for post in posts:
+            hits = [(w, self.level_of.get(w, "low")) for w in post.sensitive_hits]
+            hits = [(w, lv) for w, lv in hits if lv in levels]
+            if not hits:
+                continue
+            word, level = max(hits, key=lambda h: levels[h[1]].rank)
+            key = (level, post.cluster_id or word)
+            cand = found.get(key)
+            if cand is None:
+                found[key] = Candidate(
+                    rule=self.name, key=f"{self.name}:{level}:{key[1]}", severity=levels[level],
+                    topic=post.topic_codes[0] if post.topic_codes else None,
+                    region=first_region(post),
+                    title=f"敏感信息：{post.title or post.text[:30]}",
+                    summary=f"命中{LEVEL_LABEL[level]}级敏感词「{'、'.join(w for w, _ in hits)}」",
+                    evidence=[post.id], window={"level": level, "words": [w for w, _ in hits]},
+                    kind=board_kind(post), event_id=post.cluster_id)
+            else:
+                if post.id not in cand.evidence:
+                    cand.evidence.append(post.id)
+                cand.window["words"] = sorted({*cand.window["words"], *(w for w, _ in hits)})
+        return [self.fire(c, now) for c in found.values()]
