@@ -116,6 +116,13 @@ def sensitive_level(word: str, path: Optional[Path] = None) -> Optional[str]:
     return _levels_of(str(path), mtime).get(normalize(word))
 
 
+_LOG = [0.0] + [float(np.log(n)) for n in range(1, 64)]
+
+
+def _first(pair):
+    return pair[0]
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
@@ -255,12 +262,15 @@ class Classifier:
         idf, unseen_idf = self._idf()
         counts: dict[str, int] = {}
         for tok in tokens:
-            if len(tok) < 2 or tok in KEYWORD_STOPWORDS or tok.replace(".", "").isdigit():
-                continue
-            counts[tok] = counts.get(tok, 0) + 1
+            if len(tok) > 1:
+                counts[tok] = counts.get(tok, 0) + 1
+        get = idf.get
         # dicts keep first-occurrence order, so equal scores keep text order
-        scored = sorted(counts, key=lambda t: -(1.0 + np.log(counts[t])) * idf.get(t, unseen_idf))
-        return scored[:N_KEYWORDS]
+        scored = sorted(((-(1.0 + _LOG[min(n, 63)]) * get(t, unseen_idf), t)
+                         for t, n in counts.items()
+                         if t not in KEYWORD_STOPWORDS and not t.replace(".", "").isdigit()),
+                        key=_first)
+        return [t for _, t in scored[:N_KEYWORDS]]
 
     def _sensitive(self, norm: str) -> list[str]:
         return [w for w in self.sensitive_levels if w in norm]
@@ -271,7 +281,8 @@ class Classifier:
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
             return []
-        tokens, X = self._features(texts)
+        norms = [normalize(t) for t in texts]  # once; later normalize calls are cheap checks
+        tokens, X = self._features(norms)
         topic_p = self.topic_probabilities(X)
         sent_p = self.sentiment_probabilities(X)
         thresholds = np.array([self.thresholds.get(c, 0.5) for c in self.topic_codes])
@@ -285,7 +296,7 @@ class Classifier:
             if not passed:
                 passed = [("other", float(1.0 - p.max()) if p.size else 1.0)]
             k = int(sent_k[i])
-            norm = normalize(text)
+            norm = norms[i]
             out.append(Prediction(
                 topics=passed,
                 sentiment=(self.sentiment_labels[k], float(sent_p[i, k])),
