@@ -176,6 +176,11 @@ def fit(train_records: list[dict], dev_records: list[dict], *, family: str = "lr
     empty = [c for j, c in enumerate(codes) if Y[:, j].sum() == 0]
     if empty:
         raise corpus.CorpusError(f"no training examples for topics {empty}")
+    # The threads below share X: scikit-learn canonicalises a sparse matrix in
+    # place (sum_duplicates) when it is not, which races; do it once here.
+    X = X.tocsr()
+    X.sum_duplicates()
+    X.sort_indices()
     fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(_fit_binary)(family, X, Y[:, j], weights, seed) for j in range(len(codes)))
     W = np.column_stack([w for w, _ in fitted]).astype(np.float32)
