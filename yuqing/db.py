@@ -8,13 +8,14 @@ brings it to the newest revision, so a new SQLite file needs no set-up and
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import DateTime, MetaData, create_engine, event, inspect, text
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -60,7 +61,6 @@ def _import_models() -> None:
     import alerts.case.models  # noqa: F401
     import alerts.notify.models  # noqa: F401
     import console.auth.models  # noqa: F401
-    import console.corrections.models  # noqa: F401
     import console.corrections.models  # noqa: F401
 
 
@@ -158,7 +158,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         if revision == "head" and current == head_revisions():
             return  # another process did it while we waited
         cfg = alembic_config(conn)
-        if not current and inspect(conn).has_table("events"):
+        adopted = not current and inspect(conn).has_table("events")
+        if adopted:
             log.info("case store without a schema version: stamping revision %s", INITIAL_REVISION)
             command.stamp(cfg, INITIAL_REVISION)
             conn.commit()
@@ -166,6 +167,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                  revision)
         command.upgrade(cfg, revision)
         conn.commit()
+        if adopted and revision == "head":
+            diff = schema_diff(conn)
+            if diff:
+                raise SchemaError(
+                    f"the case store at {engine.url.render_as_string(hide_password=True)} predates "
+                    f"migrations and its tables are not those of revision {INITIAL_REVISION}; "
+                    f"differences from the models: {diff[:5]}")
+
+
+class SchemaError(RuntimeError):
+    """The database's schema is not what the models expect."""
+
+
+def schema_diff(connection) -> list:
+    """What differs between the database and the models (alembic's compare_metadata)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    _import_models()
+    ctx = MigrationContext.configure(connection, opts={
+        "compare_type": True, "compare_server_default": _compare_server_default})
+    return compare_metadata(ctx, Base.metadata)
+
+
+def _compare_server_default(context, inspected_column, metadata_column, inspected_default,
+                            metadata_default, rendered_metadata_default):
+    """True when a column's server default differs. JSON defaults are compared as text:
+    PostgreSQL has no `=` for json, which alembic's own comparison would run."""
+    if isinstance(metadata_column.type, JSON):
+        def norm(value):
+            return re.sub(r"::\w+$", "", (value or "").strip()).strip("'\"")
+        return norm(inspected_default) != norm(rendered_metadata_default)
+    return None  # alembic's comparison
 
 
 class Database:

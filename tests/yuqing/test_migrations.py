@@ -8,14 +8,13 @@ import sys
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from yuqing.config import REPO_ROOT
-from yuqing.db import (INITIAL_REVISION, Base, Database, _import_models, alembic_config,
+from yuqing.db import (INITIAL_REVISION, Database, SchemaError, alembic_config,
                        current_revisions, head_revisions, make_engine, migrate)
+from yuqing.db import schema_diff as db_schema_diff
 
 HOW = ("the models and the migrations differ: add a revision with "
        "`.venv/bin/alembic revision --autogenerate -m '...'` (see README, Schema migrations), "
@@ -23,11 +22,8 @@ HOW = ("the models and the migrations differ: add a revision with "
 
 
 def schema_diff(engine) -> list:
-    _import_models()
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                     "compare_server_default": True})
-        return compare_metadata(ctx, Base.metadata)
+        return db_schema_diff(conn)
 
 
 def test_one_head_and_a_linear_history():
@@ -78,6 +74,18 @@ def test_database_from_before_migrations_is_stamped_then_upgraded(tmp_path):
         assert schema_diff(db.engine) == []
     finally:
         db.dispose()
+
+
+def test_database_from_before_migrations_that_differs_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    engine = make_engine(url)
+    migrate(engine, INITIAL_REVISION)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("DROP INDEX ix_alerts_rule"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match="predates migrations"):
+        Database(url)
 
 
 def test_reopening_a_migrated_store_is_cheap(tmp_path):
