@@ -39,6 +39,8 @@ from .models import EventBucketRow, EventPostRow, EventRow
 SHINGLE = 3
 NUM_PERM = 64
 SEED = 7
+#: pinned, so that stored signatures stay comparable across datasketch versions
+SCHEME = "affine32"
 _NOISE = re.compile(r"[\W_]+", re.UNICODE)
 _REPOST = re.compile(r"^(转发|转载|转|rt|//@[^:：]*[:：])+[:：]?", re.IGNORECASE)
 
@@ -55,7 +57,7 @@ def shingles(text: str, k: int = SHINGLE) -> set[str]:
 
 
 def minhash(text: str) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=SEED)
+    m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
     m.update_batch([s.encode("utf-8") for s in shingles(text)])
     return m
 
@@ -90,7 +92,8 @@ class EventGrouper:
             .where(EventRow.kind == "content", EventRow.last_seen_at >= now - self.window))
         for pid, sig, eid, last in rows:
             if sig:
-                m = MinHash(num_perm=NUM_PERM, seed=SEED, hashvalues=np.array(sig, dtype=np.uint64))
+                m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME,
+                            hashvalues=np.array(sig, dtype=np.uint64))
                 self._index(pid, m, eid)
             self.member[pid] = eid
             self.last_seen[eid] = last
