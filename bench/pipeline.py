@@ -1,18 +1,24 @@
-"""Benchmark: posts/s end to end, latency from publish to indexed, memory.
+"""Benchmark: posts/s end to end, latency from publish to indexed and to rules, memory.
 
     .venv/bin/python bench/pipeline.py --posts 20000            # embedded backends
+    eval "$(scripts/servers.sh env)"
     YUQING_BUS_BACKEND=kafka YUQING_INDEX_BACKEND=elasticsearch \\
+    YUQING_DATABASE_URL="$YUQING_TEST_DATABASE_URL" \\
         .venv/bin/python bench/pipeline.py --posts 50000          # at scale
 
 Posts are generated from the demo source's templates (unique ids, ~150
 characters). Each stage (classify, index, alerts) runs in its own process, as
-in a deployment. The run prints:
-- the classifier alone, in this process (posts/s);
-- throughput: all posts published at once, time until the alerts stage has
-  evaluated the last one (posts/s end to end);
-- latency: posts published at a steady rate below the throughput, time from
+in a deployment; on Kafka there is one classifier process per partition of
+posts.raw (`--partitions`, default: one per CPU). Each phase gets its own data
+dir, topic prefix, index prefix and (on PostgreSQL) schema, removed afterwards.
+The workers are started and ready (model loaded, partitions assigned) before
+the clock starts. The run prints:
+- the classifier alone, in this process, in the pipeline's batch size (posts/s);
+- throughput: all posts published at once, time until every stage has committed
+  the last one (posts/s end to end) and its ratio to the classifier alone;
+- latency: posts published at a steady rate (half the throughput), time from
   publish (the post's fetched_at) to indexed and to rules evaluated (p50, p95);
-- peak resident memory of each stage process.
+- peak resident memory and CPU seconds of each stage process.
 """
 from __future__ import annotations
 
@@ -21,10 +27,12 @@ import json
 import multiprocessing as mp
 import os
 import random
+import re
 import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,7 +58,19 @@ def make_posts(n: int, seed: int = 1, tag: str = "") -> list[Post]:
     return posts
 
 
-def _stage(stage: str, env: dict, out: str, stop) -> None:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: Linux keeps that across exec, so
+    a spawned worker would report the peak of the parent it was forked from."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stage(stage: str, env: dict, out: str, ready, stop) -> None:
     os.environ.update(env)
     from yuqing.db import Database
     from yuqing.run import build_pipeline
@@ -58,40 +78,53 @@ def _stage(stage: str, env: dict, out: str, stop) -> None:
     settings = Settings()
     db = Database(settings.case_db_url)
     pipeline = build_pipeline(settings, db, stages=(stage,))
-    seen: list[tuple[str, float]] = []
+    seen: list[float] = []
 
     def observe(_stage, records):
         now = time.time()
-        seen.extend((r.id, now - r.fetched_at.timestamp()) for r in records)
+        seen.extend(now - r.fetched_at.timestamp() for r in records)
 
     pipeline.observe = observe
-    import threading
-
+    pipeline.consumer(stage).poll(1, 0.1)  # join the group (Kafka: wait for partitions)
+    ready.set()
     flag = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), flag.set()), daemon=True).start()
     pipeline.run(flag, (stage,))
     pipeline.close()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    Path(out).write_text(json.dumps({"stage": stage, "rss_mb": rss_mb, "seen": seen}))
+    pipeline.bus.close()
+    db.dispose()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    Path(out).write_text(json.dumps({
+        "stage": stage, "rss_mb": peak_rss_mb(),
+        "cpu_s": usage.ru_utime + usage.ru_stime, "seen": seen,
+        "processed": pipeline.stats[stage].processed}))
 
 
 def run_pipeline(posts: list[Post], env: dict, workdir: Path, rate: float | None,
                  classifiers: int) -> dict:
-    """Publish `posts` (all at once, or at `rate` per second) and wait for the alerts stage."""
+    """Publish `posts` (all at once, or at `rate` per second) and wait until every stage
+    has committed all of them."""
     os.environ.update(env)
-    from stream import RAW, make_bus
+    from stream import CLASSIFIED, RAW, make_bus
 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
-    procs, outs = [], []
+    procs, outs, readies = [], [], []
     stages = ["classify"] * classifiers + ["index", "alerts"]
     for i, stage in enumerate(stages):
         out = str(workdir / f"{stage}-{i}.json")
-        outs.append(out)
-        p = ctx.Process(target=_stage, args=(stage, env, out, stop))
+        ready = ctx.Event()
+        p = ctx.Process(target=_stage, args=(stage, env, out, ready, stop))
         p.start()
         procs.append(p)
-    time.sleep(8)  # let the workers load the model and join their groups
+        outs.append(out)
+        readies.append(ready)
+    for p, ready in zip(procs, readies):
+        while not ready.wait(1):
+            if not p.is_alive():
+                stop.set()
+                raise SystemExit(f"a {stages[procs.index(p)]} worker died while starting")
+    time.sleep(2)  # the last joins' rebalance settles
     bus = make_bus(Settings())
     start = time.time()
     if rate is None:
@@ -109,19 +142,23 @@ def run_pipeline(posts: list[Post], env: dict, workdir: Path, rate: float | None
             bus.flush()
             time.sleep(max(0.0, start + (i + chunk) / rate - time.time()))
     published = time.time()
-    from stream import CLASSIFIED
-
-    while bus.lag(CLASSIFIED, "alerts") > 0 or bus.lag(RAW, "classifier") > 0 or \
-            bus.lag(CLASSIFIED, "indexer") > 0:
+    # upstream first: once the classifier's lag is 0, everything it published is on CLASSIFIED
+    while bus.lag(RAW, "classifier") > 0 or bus.lag(CLASSIFIED, "indexer") > 0 or \
+            bus.lag(CLASSIFIED, "alerts") > 0:
         time.sleep(0.05)
         if time.time() - start > 1800:
+            stop.set()
             raise SystemExit("pipeline did not finish in 30 minutes")
+        if not all(p.is_alive() for p in procs):
+            stop.set()
+            raise SystemExit("a worker died")
     done = time.time()
     stop.set()
     for p in procs:
-        p.join(60)
+        p.join(120)
+    bus.close()
     results = [json.loads(Path(o).read_text()) for o in outs]
-    lat = {r["stage"]: sorted(x for _, x in r["seen"]) for r in results if r["stage"] != "classify"}
+    lat = {r["stage"]: sorted(r["seen"]) for r in results if r["stage"] != "classify"}
 
     def pct(xs, q):
         return round(xs[min(len(xs) - 1, int(q * len(xs)))], 3) if xs else None
@@ -131,52 +168,107 @@ def run_pipeline(posts: list[Post], env: dict, workdir: Path, rate: float | None
         "publish_s": round(published - start, 2),
         "total_s": round(done - start, 2),
         "posts_per_s": round(len(posts) / (done - start), 1),
-        "publish_to_indexed_s": {"p50": pct(lat.get("index", []), .5), "p95": pct(lat.get("index", []), .95)},
-        "publish_to_rules_s": {"p50": pct(lat.get("alerts", []), .5), "p95": pct(lat.get("alerts", []), .95)},
-        "peak_rss_mb": {f"{r['stage']}-{i}": round(r["rss_mb"], 1) for i, r in enumerate(results)},
+        "publish_to_indexed_s": {"p50": pct(lat.get("index", []), .5),
+                                 "p95": pct(lat.get("index", []), .95)},
+        "publish_to_rules_s": {"p50": pct(lat.get("alerts", []), .5),
+                               "p95": pct(lat.get("alerts", []), .95)},
+        "workers": {f"{r['stage']}-{i}": {"peak_rss_mb": round(r["rss_mb"], 1),
+                                          "cpu_s": round(r["cpu_s"], 1),
+                                          "processed": r["processed"]}
+                    for i, r in enumerate(results)},
     }
+
+
+class Phase:
+    """One phase's own names on the servers: topics, index prefix, PostgreSQL schema."""
+
+    def __init__(self, base: Settings, name: str, workdir: Path, partitions: int):
+        self.base, self.workdir = base, workdir
+        prefix = f"bench{int(time.time())}{name}"
+        self.env = {"YUQING_DATA_DIR": str(workdir), "YUQING_KAFKA_TOPIC_PREFIX": f"{prefix}.",
+                    "YUQING_ELASTICSEARCH_INDEX_PREFIX": prefix}
+        self.schema = None
+        if base.database_url and base.database_url.startswith("postgresql"):
+            from sqlalchemy import create_engine, make_url, text
+
+            self.schema = re.sub(r"\W", "_", prefix).lower()
+            self.admin = create_engine(base.database_url)
+            with self.admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            url = make_url(base.database_url).update_query_dict(
+                {"options": f"-csearch_path={self.schema}"})
+            self.env["YUQING_DATABASE_URL"] = url.render_as_string(hide_password=False)
+        os.environ.update(self.env)
+        self.settings = Settings()
+        if base.bus_backend == "kafka":
+            from stream.kafka_bus import ensure_topics
+
+            ensure_topics(self.settings, partitions=partitions, retention_ms=3600_000)
+
+    def cleanup(self) -> None:
+        if self.base.bus_backend == "kafka":
+            from stream.kafka_bus import delete_topics
+
+            delete_topics(self.settings)
+        if self.base.index_backend == "elasticsearch":
+            from stream.es_index import ElasticsearchIndex
+
+            index = ElasticsearchIndex(self.settings)
+            index.drop()
+            index.close()
+        if self.schema:
+            from sqlalchemy import text
+
+            with self.admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            self.admin.dispose()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--posts", type=int, default=20000)
     ap.add_argument("--latency-posts", type=int, default=3000)
-    ap.add_argument("--classifiers", type=int, default=1, help="classifier processes")
+    ap.add_argument("--partitions", type=int, default=os.cpu_count() or 1,
+                    help="partitions of the Kafka topics (default: one per CPU)")
+    ap.add_argument("--classifiers", type=int, default=None,
+                    help="classifier processes (default: one per partition on Kafka, else 1)")
+    ap.add_argument("--batch-size", type=int, default=500, help="the pipeline's batch size")
     args = ap.parse_args()
 
     base = Settings()
+    classifiers = args.classifiers or (args.partitions if base.bus_backend == "kafka" else 1)
     from classifier.model import Classifier
 
     t = time.time()
     model = Classifier.load(base.model_file)
     load_s = time.time() - t
-    posts = make_posts(args.posts)
+    posts = make_posts(min(args.posts, 10000))
     avg_chars = statistics.mean(len(p.full_text) for p in posts)
     t = time.time()
-    model.classify_posts(posts)
+    for i in range(0, len(posts), args.batch_size):
+        model.classify_posts(posts[i:i + args.batch_size])
     alone = len(posts) / (time.time() - t)
-    del model
+    del model, posts
 
-    report = {"backend": f"{base.bus_backend}+{base.index_backend}", "cpus": os.cpu_count(),
-              "avg_chars": round(avg_chars), "model_load_s": round(load_s, 2),
-              "classifier_alone_posts_per_s": round(alone, 1)}
+    db = "postgresql" if (base.database_url or "").startswith("postgresql") else "sqlite"
+    report = {"backend": f"{base.bus_backend}+{base.index_backend}+{db}", "cpus": os.cpu_count(),
+              "partitions": args.partitions if base.bus_backend == "kafka" else None,
+              "classifier_processes": classifiers, "avg_chars": round(avg_chars),
+              "model_load_s": round(load_s, 2), "classifier_alone_posts_per_s": round(alone, 1)}
     with tempfile.TemporaryDirectory(prefix="yuqing-bench-") as tmp:
         for name, n, rate in (("throughput", args.posts, None), ("latency", args.latency_posts, "auto")):
             workdir = Path(tmp) / name
             workdir.mkdir()
-            prefix = f"bench{int(time.time())}{name}"
-            env = {"YUQING_DATA_DIR": str(workdir), "YUQING_KAFKA_TOPIC_PREFIX": f"{prefix}.",
-                   "YUQING_ELASTICSEARCH_INDEX_PREFIX": prefix}
-            if base.bus_backend == "kafka":
-                os.environ.update(env)
-                from stream.kafka_bus import ensure_topics
-
-                ensure_topics(Settings())
-            if rate == "auto":
-                rate = max(50.0, 0.5 * report["throughput"]["posts_per_s"])
-                report["latency_rate_posts_per_s"] = rate
-            report[name] = run_pipeline(make_posts(n, seed=2 if rate else 1, tag=name), env, workdir,
-                                        rate, args.classifiers)
+            phase = Phase(base, name, workdir, args.partitions)
+            try:
+                if rate == "auto":
+                    rate = max(50.0, round(0.5 * report["throughput"]["posts_per_s"]))
+                    report["latency_rate_posts_per_s"] = rate
+                report[name] = run_pipeline(make_posts(n, seed=2 if rate else 1, tag=name),
+                                            phase.env, workdir, rate, classifiers)
+            finally:
+                phase.cleanup()
+            print(json.dumps({name: report[name]}, ensure_ascii=False), file=sys.stderr, flush=True)
     e2e = report["throughput"]["posts_per_s"]
     report["pipeline_vs_classifier_alone"] = round(e2e / alone, 3)
     print(json.dumps(report, ensure_ascii=False, indent=2))
