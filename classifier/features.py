@@ -219,22 +219,87 @@ class Featurizer:
         return [list(ts) + sentiment_cues(ts, lex) for ts in tokens]
 
     def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        return self.transform_tokens(texts, tokens)[0]
+
+    def transform_tokens(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]):
+        """(features, `BatchTokens`) of a batch: the same matrix as `transform`.
+
+        Every token is interned once per batch (one dict operation); vocabulary
+        ids, sentiment polarity, negators and degree words are looked up per
+        *distinct* token, and only the sentiment words themselves (a few per
+        text) are walked in Python to make their cues.
+        """
         n = len(texts)
+        bt = BatchTokens(tokens)
+        uniq = bt.uniq
         vocab_get = self.word_vocab.get
-        words = self.word_tokens(tokens)
-        lens = np.fromiter((len(ws) for ws in words), dtype=np.int64, count=n)
-        ids = np.fromiter((vocab_get(w, -1) for ws in words for w in ws), dtype=np.int64,
-                          count=int(lens.sum()))
-        rows = np.repeat(np.arange(n, dtype=np.int64), lens)
+        lex = self.lexicon
+        pos, neg, negators, degree = lex["pos"], lex["neg"], lex["negators"], lex["degree"]
+        u_vocab = np.fromiter((vocab_get(t, -1) for t in uniq), dtype=np.int64, count=len(uniq))
+        bt.vocab_ids = u_vocab
+        ids = u_vocab[bt.ids] if bt.ids.size else bt.ids
+        rows = bt.rows
         hit = ids >= 0
-        Xw = _tfidf(rows[hit], ids[hit], n, self.word_idf)
+        rows_w, cols_w = [rows[hit]], [ids[hit]]
+
+        # sentiment cues: only the sentiment words are visited
+        pol = {t: ("pos" if t in pos else "neg") for t in uniq if t in pos or t in neg}
+        if pol:
+            flat, starts = bt.flat, bt.starts
+            cue_rows, cue_cols = [], []
+            is_pol = np.fromiter((t in pol for t in uniq), dtype=bool, count=len(uniq))
+            for i in np.flatnonzero(is_pol[bt.ids]).tolist():
+                d = int(rows[i])
+                negated, weight = False, 1.0
+                for prev in flat[max(int(starts[d]), i - WINDOW):i]:
+                    if prev in negators:
+                        negated = not negated
+                    elif prev in degree:
+                        weight = max(weight, degree[prev])
+                cue = f"__{pol[flat[i]]}"
+                if negated:
+                    cue += "_negated"
+                for name in ((cue + "__", cue + "_strong__") if weight >= 1.5 else (cue + "__",)):
+                    j = vocab_get(name, -1)
+                    if j >= 0:
+                        cue_rows.append(d)
+                        cue_cols.append(j)
+            rows_w.append(np.array(cue_rows, dtype=np.int64))
+            cols_w.append(np.array(cue_cols, dtype=np.int64))
+        Xw = _tfidf(np.concatenate(rows_w), np.concatenate(cols_w), n, self.word_idf)
 
         docs, keys = _char_keys([_clean_for_chars(t) for t in texts])
         if self.char_keys.size:
-            pos = np.searchsorted(self.char_keys, keys)
-            pos[pos >= self.char_keys.size] = 0
-            hit = self.char_keys[pos] == keys
-            Xc = _tfidf(docs[hit], pos[hit], n, self.char_idf)
+            pos_ = np.searchsorted(self.char_keys, keys)
+            pos_[pos_ >= self.char_keys.size] = 0
+            hit = self.char_keys[pos_] == keys
+            Xc = _tfidf(docs[hit], pos_[hit], n, self.char_idf)
         else:
             Xc = sp.csr_matrix((n, 0), dtype=np.float32)
-        return sp.hstack([Xw, Xc], format="csr", dtype=np.float32)
+        return sp.hstack([Xw, Xc], format="csr", dtype=np.float32), bt
+
+
+class BatchTokens:
+    """The tokens of a batch, flattened and interned.
+
+    ``flat``: all tokens in order; ``rows``: the text of each; ``starts``: the
+    first position of each text; ``uniq``: the distinct tokens in order of
+    first occurrence; ``ids``: index into ``uniq`` of each token;
+    ``vocab_ids``: word column of each distinct token (-1: not in the
+    vocabulary), set by `Featurizer.transform_tokens`.
+    """
+
+    __slots__ = ("flat", "rows", "starts", "uniq", "ids", "vocab_ids")
+
+    def __init__(self, tokens: Sequence[Sequence[str]]):
+        n = len(tokens)
+        lens = np.fromiter((len(ts) for ts in tokens), dtype=np.int64, count=n)
+        self.flat = [t for ts in tokens for t in ts]
+        self.rows = np.repeat(np.arange(n, dtype=np.int64), lens)
+        self.starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if n else lens
+        index: dict[str, int] = {}
+        setdefault = index.setdefault
+        self.ids = np.fromiter((setdefault(t, len(index)) for t in self.flat), dtype=np.int64,
+                               count=len(self.flat))
+        self.uniq = list(index)
+        self.vocab_ids = None

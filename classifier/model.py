@@ -24,7 +24,7 @@ import joblib
 import numpy as np
 import yaml
 
-from classifier.features import Featurizer
+from classifier.features import BatchTokens, Featurizer
 from classifier.places import Gazetteer, default_places_path
 from classifier.tokenizer import BACKEND as tokenizer_backend
 from classifier.tokenizer import normalize, tokenize_batch
@@ -116,11 +116,8 @@ def sensitive_level(word: str, path: Optional[Path] = None) -> Optional[str]:
     return _levels_of(str(path), mtime).get(normalize(word))
 
 
-_LOG = [0.0] + [float(np.log(n)) for n in range(1, 64)]
-
-
-def _first(pair):
-    return pair[0]
+def _neg_second(pair):
+    return -pair[1]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -174,8 +171,6 @@ class Classifier:
         self.metadata = dict(metadata)
         self.sensitive_levels = dict(sensitive_levels or {})
         self.gazetteer = gazetteer or Gazetteer([])
-        self._vocab: Optional[tuple[dict, float]] = None  # (term -> idf, idf of unseen)
-        self._vocab_lock = threading.Lock()
         if self.topic_weights.shape != (featurizer.n_features, len(self.topic_codes)):
             raise ModelError("topic weights do not match the features and topic codes")
         if self.sentiment_weights.shape != (featurizer.n_features, len(self.sentiment_labels)):
@@ -247,30 +242,50 @@ class Classifier:
         """(n_texts, 3) probabilities, columns in `sentiment_labels` order."""
         return _softmax(np.asarray(X @ self.sentiment_weights) + self.sentiment_bias)
 
-    def _idf(self) -> tuple[dict, float]:
-        if self._vocab is None:
-            with self._vocab_lock:
-                if self._vocab is None:
-                    f = self.featurizer
-                    idf = f.word_idf
-                    self._vocab = ({t: float(idf[i]) for t, i in f.word_vocab.items()},
-                                   float(idf.max()) if idf.size else 1.0)
-        return self._vocab
-
     def _keywords(self, tokens: list[str]) -> list[str]:
         """Top tf-idf terms of one text; words unseen in training get the top idf."""
-        idf, unseen_idf = self._idf()
-        counts: dict[str, int] = {}
-        for tok in tokens:
-            if len(tok) > 1:
-                counts[tok] = counts.get(tok, 0) + 1
-        get = idf.get
-        # dicts keep first-occurrence order, so equal scores keep text order
-        scored = sorted(((-(1.0 + _LOG[min(n, 63)]) * get(t, unseen_idf), t)
-                         for t, n in counts.items()
-                         if t not in KEYWORD_STOPWORDS and not t.replace(".", "").isdigit()),
-                        key=_first)
-        return [t for _, t in scored[:N_KEYWORDS]]
+        return self._keywords_batch(BatchTokens([tokens]))[0]
+
+    def _keywords_batch(self, bt: BatchTokens) -> list[list[str]]:
+        """`N_KEYWORDS` top tf-idf terms of each text of a batch, vectorised.
+
+        Score ``(1 + log tf) * idf`` (tf capped at 63, idf of unseen words =
+        the top idf); ties keep text order. Words of one character, stop
+        words and numbers are skipped.
+        """
+        n_docs = int(bt.starts.size)
+        out: list[list[str]] = [[] for _ in range(n_docs)]
+        if not bt.flat:
+            return out
+        f = self.featurizer
+        vocab_ids = bt.vocab_ids
+        if vocab_ids is None:
+            get = f.word_vocab.get
+            vocab_ids = np.fromiter((get(t, -1) for t in bt.uniq), dtype=np.int64,
+                                    count=len(bt.uniq))
+        idf = f.word_idf.astype(np.float64)
+        unseen = float(idf.max()) if idf.size else 1.0
+        u_idf = np.where(vocab_ids >= 0, idf[np.maximum(vocab_ids, 0)] if idf.size else unseen,
+                         unseen)
+        ok = np.fromiter((len(t) > 1 and t not in KEYWORD_STOPWORDS
+                          and not t.replace(".", "").isdigit() for t in bt.uniq),
+                         dtype=bool, count=len(bt.uniq))
+        sel = np.flatnonzero(ok[bt.ids])
+        if not sel.size:
+            return out
+        uid, doc = bt.ids[sel], bt.rows[sel]
+        key = doc * len(bt.uniq) + uid
+        ukey, first, counts = np.unique(key, return_index=True, return_counts=True)
+        kdoc, kuid, kfirst = ukey // len(bt.uniq), ukey % len(bt.uniq), sel[first]
+        score = (1.0 + np.log(np.minimum(counts, 63))) * u_idf[kuid]
+        order = np.lexsort((kfirst, -score, kdoc))
+        kdoc, kuid = kdoc[order], kuid[order]
+        group_start = np.searchsorted(kdoc, kdoc, side="left")
+        keep = (np.arange(kdoc.size) - group_start) < N_KEYWORDS
+        uniq = bt.uniq
+        for d, u in zip(kdoc[keep].tolist(), kuid[keep].tolist()):
+            out[d].append(uniq[u])
+        return out
 
     def _sensitive(self, norm: str) -> list[str]:
         return [w for w in self.sensitive_levels if w in norm]
@@ -282,27 +297,32 @@ class Classifier:
         if not texts:
             return []
         norms = [normalize(t) for t in texts]  # once; later normalize calls are cheap checks
-        tokens, X = self._features(norms)
+        heads = [t[:PREDICT_MAX_CHARS] for t in norms]
+        X, bt = self.featurizer.transform_tokens(heads, tokenize_batch(heads))
+        keywords = self._keywords_batch(bt)
         topic_p = self.topic_probabilities(X)
         sent_p = self.sentiment_probabilities(X)
         thresholds = np.array([self.thresholds.get(c, 0.5) for c in self.topic_codes])
         passed_mask = topic_p >= thresholds
         sent_k = np.argmax(sent_p, axis=1)
+        sent_best = sent_p[np.arange(len(texts)), sent_k].tolist()
+        other_score = (1.0 - topic_p.max(axis=1)).tolist() if topic_p.shape[1] else None
+        codes, labels = self.topic_codes, self.sentiment_labels
+        sensitive, find = self._sensitive, self.gazetteer.find
         out = []
-        for i, text in enumerate(texts):
-            p = topic_p[i]
-            passed = [(self.topic_codes[j], float(p[j])) for j in np.flatnonzero(passed_mask[i])]
-            passed.sort(key=lambda x: -x[1])
-            if not passed:
-                passed = [("other", float(1.0 - p.max()) if p.size else 1.0)]
-            k = int(sent_k[i])
-            norm = norms[i]
+        for i, (hits, k, norm) in enumerate(zip(passed_mask.tolist(), sent_k.tolist(), norms)):
+            if any(hits):
+                p = topic_p[i]
+                passed = sorted(((codes[j], float(p[j])) for j, h in enumerate(hits) if h),
+                                key=_neg_second)
+            else:
+                passed = [("other", other_score[i] if other_score is not None else 1.0)]
             out.append(Prediction(
                 topics=passed,
-                sentiment=(self.sentiment_labels[k], float(sent_p[i, k])),
-                keywords=self._keywords(tokens[i]),
-                sensitive_hits=self._sensitive(norm),
-                region=self.gazetteer.find(norm),
+                sentiment=(labels[k], sent_best[i]),
+                keywords=keywords[i],
+                sensitive_hits=sensitive(norm),
+                region=find(norm),
             ))
         return out
 

@@ -120,7 +120,10 @@ def _get_cut():
     return _cut
 
 
-_junk_cache: dict[str, bool] = {}
+#: The junk cache's value for the newline that separates the texts of a batch
+#: (truthy, so `tokenize` drops it like any junk).
+_NEWLINE = "newline"
+_junk_cache: dict[str, object] = {"\n": _NEWLINE}
 _JUNK_CACHE_MAX = 200_000
 
 
@@ -168,12 +171,18 @@ def tokenize_batch(texts: Iterable[Optional[str]]) -> list[list[str]]:
         return []
     words = _get_cut()("\n".join(norm))
     out: list[list[str]] = [[]]
+    cached = _junk_cache.get
     junk = _is_junk
+    cur = out[0]
     for w in words:
-        if w == "\n":
-            out.append([])
-        elif not junk(w):
-            out[-1].append(w)
+        j = cached(w)
+        if j is None:
+            j = junk(w)
+        if not j:
+            cur.append(w)
+        elif j is _NEWLINE:  # the separator between two texts
+            cur = []
+            out.append(cur)
     if len(out) != len(norm):  # a backend that merged or split a newline: be safe
         return [tokenize(t) for t in texts]
     return out

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from classifier.corpus import SEED_PATH, TOPICS
-from classifier.model import Classifier, ModelError, Prediction, load_sensitive_words
+from classifier.model import KEYWORD_STOPWORDS, Classifier, ModelError, Prediction, load_sensitive_words
 from classifier.tokenizer import tokenize
 from yuqing.records import ClassifiedPost, Post, post_id_for
 
@@ -180,3 +180,52 @@ def test_save_is_atomic(trained, tmp_path):
 ])
 def test_negation_flips_sentiment(classifier, text, sentiment):
     assert classifier.predict_batch([text])[0].sentiment[0] == sentiment
+
+
+def _reference_features(featurizer, texts, tokens):
+    """The straightforward per-token construction (cues from `sentiment_cues`)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from classifier.features import _char_keys, _clean_for_chars, _tfidf
+
+    words = featurizer.word_tokens(tokens)
+    rows = [i for i, ws in enumerate(words) for w in ws if w in featurizer.word_vocab]
+    cols = [featurizer.word_vocab[w] for ws in words for w in ws if w in featurizer.word_vocab]
+    Xw = _tfidf(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), len(texts),
+                featurizer.word_idf)
+    docs, keys = _char_keys([_clean_for_chars(t) for t in texts])
+    pos = np.searchsorted(featurizer.char_keys, keys)
+    pos[pos >= featurizer.char_keys.size] = 0
+    hit = featurizer.char_keys[pos] == keys
+    Xc = _tfidf(docs[hit], pos[hit], len(texts), featurizer.char_idf)
+    return sp.hstack([Xw, Xc], format="csr")
+
+
+def _reference_keywords(classifier, tokens):
+    import math
+
+    f = classifier.featurizer
+    idf = {t: float(f.word_idf[i]) for t, i in f.word_vocab.items()}
+    unseen = float(f.word_idf.max())
+    counts = {}
+    for t in tokens:
+        if len(t) > 1:
+            counts[t] = counts.get(t, 0) + 1
+    scored = sorted(((-(1.0 + math.log(min(n, 63))) * idf.get(t, unseen), t)
+                     for t, n in counts.items()
+                     if t not in KEYWORD_STOPWORDS and not t.replace(".", "").isdigit()),
+                    key=lambda x: x[0])
+    return [t for _, t in scored[:5]]
+
+
+def test_vectorised_features_and_keywords_match_the_reference(classifier):
+    from classifier.tokenizer import tokenize_batch
+
+    texts = [WATER, CANTEEN, "", "x", "不满意，服务非常差，真的不好", "好 好 好 好 停水 停水 12 3.5",
+             "感谢民警，没有不满意的地方", "医院挂号排了一上午" * 5]
+    tokens = tokenize_batch(texts)
+    f = classifier.featurizer
+    assert abs(f.transform(texts, tokens) - _reference_features(f, texts, tokens)).max() < 1e-6
+    preds = classifier.predict_batch(texts)
+    assert [p.keywords for p in preds] == [_reference_keywords(classifier, t) for t in tokens]
