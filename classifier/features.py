@@ -242,30 +242,37 @@ class Featurizer:
         hit = ids >= 0
         rows_w, cols_w = [rows[hit]], [ids[hit]]
 
-        # sentiment cues: only the sentiment words are visited
-        pol = {t: ("pos" if t in pos else "neg") for t in uniq if t in pos or t in neg}
-        if pol:
-            flat, starts = bt.flat, bt.starts
-            cue_rows, cue_cols = [], []
-            is_pol = np.fromiter((t in pol for t in uniq), dtype=bool, count=len(uniq))
-            for i in np.flatnonzero(is_pol[bt.ids]).tolist():
-                d = int(rows[i])
-                negated, weight = False, 1.0
-                for prev in flat[max(int(starts[d]), i - WINDOW):i]:
-                    if prev in negators:
-                        negated = not negated
-                    elif prev in degree:
-                        weight = max(weight, degree[prev])
-                cue = f"__{pol[flat[i]]}"
-                if negated:
-                    cue += "_negated"
-                for name in ((cue + "__", cue + "_strong__") if weight >= 1.5 else (cue + "__",)):
-                    j = vocab_get(name, -1)
-                    if j >= 0:
-                        cue_rows.append(d)
-                        cue_cols.append(j)
-            rows_w.append(np.array(cue_rows, dtype=np.int64))
-            cols_w.append(np.array(cue_cols, dtype=np.int64))
+        # sentiment cues, vectorised over the sentiment words of the batch: the
+        # WINDOW tokens before each (same text only) flip it (negators) or
+        # strengthen it (degree words), as `sentiment_cues` does
+        u_pol = np.fromiter((1 if t in pos else 2 if t in neg else 0 for t in uniq),
+                            dtype=np.int8, count=len(uniq))
+        at = np.flatnonzero(u_pol[bt.ids]) if bt.ids.size else bt.ids
+        if at.size:
+            u_negator = np.fromiter((t in negators for t in uniq), dtype=bool, count=len(uniq))
+            u_degree = np.fromiter((degree.get(t, 0.0) for t in uniq), dtype=np.float64,
+                                   count=len(uniq))
+            first = bt.starts[rows[at]]
+            flips = np.zeros(at.size, dtype=np.int64)
+            weight = np.ones(at.size)
+            for k in range(1, WINDOW + 1):
+                prev = at - k
+                ok = prev >= first
+                pid = bt.ids[np.where(ok, prev, 0)]
+                is_neg = ok & u_negator[pid]
+                flips += is_neg
+                weight = np.maximum(weight, np.where(ok & ~is_neg, u_degree[pid], 0.0))
+            # cue code: polarity (0 pos, 1 neg) * 4 + negated * 2 + strong
+            code = (u_pol[bt.ids[at]].astype(np.int64) - 1) * 4 + (flips % 2) * 2
+            strong = weight >= 1.5
+            cue_col = np.array([vocab_get(f"__{p}{'_negated' if n else ''}{'_strong' if s else ''}__", -1)
+                                for p in ("pos", "neg") for n in (0, 1) for s in (0, 1)],
+                               dtype=np.int64)
+            c_rows = np.concatenate([rows[at], rows[at][strong]])
+            c_cols = np.concatenate([cue_col[code], cue_col[code[strong] + 1]])
+            keep = c_cols >= 0
+            rows_w.append(c_rows[keep])
+            cols_w.append(c_cols[keep])
         Xw = _tfidf(np.concatenate(rows_w), np.concatenate(cols_w), n, self.word_idf)
 
         docs, keys = _char_keys([_clean_for_chars(t) for t in texts])
