@@ -112,3 +112,14 @@ def test_corrections_win_and_stay_out_of_test():
                      "sentiment": "negative", "source": "correction"}]  # latest wins, bad dropped
     train_records, dev_records, test_records = split(records, 13)
     assert mine[0] in train_records and mine[0] not in dev_records + test_records
+
+
+def test_colloquial_eval_is_kept_out_of_training():
+    from classifier.train import COLLOQUIAL_EVAL
+
+    held = load_jsonl(COLLOQUIAL_EVAL)
+    assert len(held) >= 85
+    assert {t for r in held for t in r["topics"]} == set(corpus.TOPICS)
+    assert all(r["source"] == "project-written" for r in held)
+    seeds = {r["text"] for r in corpus.load_seeds()}
+    assert not seeds & {r["text"] for r in held}
