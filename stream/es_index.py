@@ -178,7 +178,9 @@ class ElasticsearchIndex(SearchIndex):
             where = self._existing_indices([a["_id"] for a in actions])
             for action in actions:
                 action["_index"] = where.get(action["_id"], action["_index"])
-            results = helpers.streaming_bulk(self.es, actions, chunk_size=500, max_retries=3,
+            # one bulk request per batch (up to ES's 100 MB request cap)
+            results = helpers.streaming_bulk(self.es, actions, chunk_size=max(500, len(actions)),
+                                             max_chunk_bytes=50 * 1024 * 1024, max_retries=3,
                                              initial_backoff=1, raise_on_error=False)
             transient = []
             for ok, item in results:

@@ -65,6 +65,10 @@ class Pipeline:
     classifier: Optional[ModelHolder] = None
     engine: Optional[object] = None  # alerts.engine.AlertsEngine
     batch_size: int = 500
+    #: per-stage batch sizes (else batch_size): the index writes one bulk request per batch
+    #: and the alerts engine saves its rules' state once per batch, so bigger batches cost
+    #: them less per post; a poll returns what is there, so a small flow stays low-latency
+    batch_sizes: dict[str, int] = field(default_factory=lambda: {"index": 1000, "alerts": 2000})
     #: how often the alerts stage lets rules judge their windows (engine.tick)
     tick_seconds: float = 60.0
     #: called as observe(stage, records) after a stage wrote its batch (benchmarks)
@@ -94,7 +98,7 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------
     def classify_once(self, timeout: float = 0.2) -> int:
         consumer = self.consumer("classify")
-        msgs = consumer.poll(self.batch_size, timeout)
+        msgs = consumer.poll(self.batch_sizes.get("classify", self.batch_size), timeout)
         if not msgs:
             return 0
         parsed = self._parse("classify", msgs, Post)
@@ -118,7 +122,7 @@ class Pipeline:
 
     def index_once(self, timeout: float = 0.2) -> int:
         consumer = self.consumer("index")
-        msgs = consumer.poll(self.batch_size, timeout)
+        msgs = consumer.poll(self.batch_sizes.get("index", self.batch_size), timeout)
         if not msgs:
             return 0
         parsed = self._parse("index", msgs, ClassifiedPost)
@@ -133,7 +137,7 @@ class Pipeline:
 
     def alerts_once(self, timeout: float = 0.2) -> int:
         consumer = self.consumer("alerts")
-        msgs = consumer.poll(self.batch_size, timeout)
+        msgs = consumer.poll(self.batch_sizes.get("alerts", self.batch_size), timeout)
         if not msgs:
             return 0
         fresh = [m for m in msgs if not self.engine.is_applied(m.topic, m.partition, m.offset)]
