@@ -33,7 +33,7 @@ from sklearn.model_selection import KFold, train_test_split
 from sklearn.svm import LinearSVC
 
 from classifier import corpus
-from classifier.evaluate import evaluate
+from classifier.evaluate import evaluate, load_jsonl
 from classifier.features import Featurizer, load_sentiment_lexicon
 from classifier.model import Classifier
 from classifier.tokenizer import BACKEND as tokenizer_backend
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 DEFAULT_OUTPUT = MODEL_DIR / "model.joblib"
+#: Project-written short posts for evaluation only (DATA.md): scored after
+#: training and reported, never trained, tuned or chosen on.
+COLLOQUIAL_EVAL = corpus.DATA_DIR / "colloquial_eval.jsonl"
 
 #: Project-written posts are few but in the target domain: weigh them up.
 SEED_WEIGHT = 10.0
@@ -54,6 +57,9 @@ SENTIMENT_C = {"lr": 4.0, "svm": 0.25}
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 MIN_DEV_POSITIVES = 3
 SEED_DEV_SHARE = 0.15
+#: Thresholds tuned on dev chase the weak labels of its news part (0.6-0.8 there
+#: dropped short posts that say 停水 once): none goes above this (DATA.md).
+THRESHOLD_CAP = 0.5
 
 
 def _strata(records: list[dict], min_count: int) -> list[str]:
@@ -109,7 +115,7 @@ def tune_threshold(y_true: np.ndarray, probs: np.ndarray) -> float:
         return 0.5
     best = max(THRESHOLD_GRID, key=lambda t: (
         f1_score(y_true, probs >= t, zero_division=0), -abs(t - 0.5)))
-    return float(best)
+    return float(min(best, THRESHOLD_CAP))
 
 
 def _weights(records: list[dict]) -> np.ndarray:
@@ -310,6 +316,9 @@ def train(output: Path = DEFAULT_OUTPUT, seed: int = 13, *, limit: Optional[int]
                                             + comparison[f]["dev_sentiment_macro_f1"]))
     clf = candidates[chosen]
     test_metrics = _add_livelihood(evaluate(clf, test_records))
+    # reported only: never used to fit, tune or choose anything
+    colloquial = (_add_livelihood(evaluate(clf, load_jsonl(COLLOQUIAL_EVAL)))
+                  if COLLOQUIAL_EVAL.exists() else None)
     seed_cv = (seed_cross_validation(records, folds=cv_seeds, seed=seed, family=chosen,
                                      n_jobs=n_jobs) if cv_seeds > 1 else None)
 
@@ -328,7 +337,7 @@ def train(output: Path = DEFAULT_OUTPUT, seed: int = 13, *, limit: Optional[int]
         "counts": {"all": corpus.class_counts(records), "train": len(train_records),
                    "dev": len(dev_records), "test": len(test_records)},
         "thresholds": clf.thresholds,
-        "metrics": {"test": test_metrics, "seed_posts_cv": seed_cv},
+        "metrics": {"test": test_metrics, "colloquial_eval": colloquial, "seed_posts_cv": seed_cv},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     clf.save(output)
