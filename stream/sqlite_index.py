@@ -31,7 +31,8 @@ CREATE INDEX IF NOT EXISTS docs_ts ON docs(ts);
 CREATE TABLE IF NOT EXISTS doc_topics (id TEXT NOT NULL, topic TEXT NOT NULL, PRIMARY KEY (id, topic));
 CREATE INDEX IF NOT EXISTS doc_topics_topic ON doc_topics(topic);
 CREATE TABLE IF NOT EXISTS doc_regions (id TEXT NOT NULL, region TEXT NOT NULL, PRIMARY KEY (id, region));
-CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(id UNINDEXED, tokens, tokenize='unicode61');
+-- an FTS row shares its document's rowid, so it is replaced by rowid (no table scan)
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(tokens, tokenize='unicode61');
 """
 
 
@@ -83,13 +84,15 @@ class SQLiteIndex(SearchIndex):
                     (post.id, post.source, post.source_type.value, post.sentiment.label.value,
                      _ts(post), doc),
                 )
-                for table in ("doc_topics", "doc_regions", "docs_fts"):
+                rowid = self._conn.execute("SELECT rowid FROM docs WHERE id=?", (post.id,)).fetchone()[0]
+                for table in ("doc_topics", "doc_regions"):
                     self._conn.execute(f"DELETE FROM {table} WHERE id=?", (post.id,))
+                self._conn.execute("DELETE FROM docs_fts WHERE rowid=?", (rowid,))
                 self._conn.executemany("INSERT INTO doc_topics(id, topic) VALUES (?, ?)",
                                        [(post.id, c) for c in dict.fromkeys(post.topic_codes)])
                 self._conn.executemany("INSERT INTO doc_regions(id, region) VALUES (?, ?)",
                                        [(post.id, r) for r in dict.fromkeys(post.region)])
-                self._conn.execute("INSERT INTO docs_fts(id, tokens) VALUES (?, ?)", (post.id, tokens))
+                self._conn.execute("INSERT INTO docs_fts(rowid, tokens) VALUES (?, ?)", (rowid, tokens))
         return failures
 
     def _where(self, q: SearchQuery) -> tuple[str, list]:
@@ -98,7 +101,7 @@ class SQLiteIndex(SearchIndex):
             match = _fts_query(q.text)
             if match is None:
                 return "0", []
-            clauses.append("d.id IN (SELECT id FROM docs_fts WHERE docs_fts MATCH ?)")
+            clauses.append("d.rowid IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
             args.append(match)
         for topic in q.topics:
             clauses.append("d.id IN (SELECT id FROM doc_topics WHERE topic=?)")
