@@ -122,15 +122,26 @@ class EventGrouper:
         self.prune(now)
         out: dict[str, str] = {}
         buckets: dict[tuple[str, datetime], EventBucketRow] = {}
-        for post in sorted(posts, key=post_time):
+        # No flush per look-up: what this batch adds is tracked in `out`, `buckets`
+        # and `fresh` (events born in this batch have no rows in the database yet).
+        fresh: dict[str, EventRow] = {}
+        with session.no_autoflush:
+            self._assign(session, sorted(posts, key=post_time), now, out, buckets, fresh)
+        session.flush()
+        return out
+
+    def _assign(self, session: Session, posts: list[ClassifiedPost], now: datetime,
+                out: dict[str, str], buckets: dict, fresh: dict[str, EventRow]) -> None:
+        for post in posts:
             ts = min(post_time(post), now)
             eid = self.member.get(post.id)
-            if post.id in out or (eid is not None and session.get(EventPostRow, (eid, post.id))):
+            if post.id in out or (eid is not None and eid not in fresh
+                                  and session.get(EventPostRow, (eid, post.id))):
                 post.cluster_id = out[post.id] = eid  # an updated post is still one post
                 continue
             m = minhash(post.full_text)
             eid = eid or self._match(m)
-            event = session.get(EventRow, eid) if eid else None
+            event = (fresh.get(eid) or session.get(EventRow, eid)) if eid else None
             if event is None:
                 eid = eid or event_id_for(post.id)
                 event = EventRow(id=eid, key=f"event:{eid}", kind="content",
@@ -139,6 +150,7 @@ class EventGrouper:
                                  topic=post.topic_codes[0] if post.topic_codes else None,
                                  region=post.region[0] if post.region else None)
                 session.add(event)
+                fresh[eid] = event
             negative = post.sentiment.label == SentimentLabel.negative
             session.add(EventPostRow(event_id=eid, post_id=post.id, seen_at=now, posted_at=ts,
                                      source=post.source, sentiment=post.sentiment.label.value,
@@ -151,19 +163,18 @@ class EventGrouper:
             event.negative_count = (event.negative_count or 0) + int(negative)
             if post.source not in (event.sources or []):
                 event.sources = [*(event.sources or []), post.source]
-            self._bucket(session, buckets, eid, hour_of(ts), negative)
+            self._bucket(session, buckets, eid, hour_of(ts), negative, eid in fresh)
             self.member[post.id] = eid
             self._index(post.id, m, eid)
             self.last_seen[eid] = max(self.last_seen.get(eid, ts), ts)
             post.cluster_id = out[post.id] = eid
-        session.flush()
-        return out
 
     @staticmethod
-    def _bucket(session: Session, cache: dict, eid: str, hour: datetime, negative: bool) -> None:
+    def _bucket(session: Session, cache: dict, eid: str, hour: datetime, negative: bool,
+                fresh: bool) -> None:
         row = cache.get((eid, hour))
         if row is None:
-            row = session.get(EventBucketRow, (eid, hour))
+            row = None if fresh else session.get(EventBucketRow, (eid, hour))
             if row is None:
                 row = EventBucketRow(event_id=eid, hour=hour, posts=0, negative=0)
                 session.add(row)

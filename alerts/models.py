@@ -76,6 +76,9 @@ class EventBucketRow(Base):
     posts: Mapped[int] = mapped_column(Integer, default=0)
     negative: Mapped[int] = mapped_column(Integer, default=0)
 
+    #: lets a flush insert a new event before its buckets
+    event: Mapped[EventRow] = relationship(viewonly=False)
+
 
 class AlertRow(Base):
     __tablename__ = "alerts"

@@ -140,3 +140,19 @@ def board_kind(post: ClassifiedPost) -> str:
     from yuqing.records import SourceType
 
     return "board" if post.source_type == SourceType.board else "opinion"
+
+
+def first_sighting(known: dict, key, entries: list, pid: str, pos: int = 1) -> bool:
+    """True the first time `pid` is counted under `key`, where `entries` (the rule's
+    state: tuples with the post id at `pos`) already list the ones counted before.
+
+    `known` is a dict the caller keeps for one batch: each key's ids become a set
+    once, instead of scanning the entries for every post.
+    """
+    ids = known.get(key)
+    if ids is None:
+        ids = known[key] = {e[pos] for e in entries}
+    if pid in ids:
+        return False
+    ids.add(pid)
+    return True

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuqing.records import ClassifiedPost, Severity
 
-from .base import Candidate, Rule, RuleOptions, board_kind, first_region, minute, post_time, register
+from .base import (Candidate, Rule, RuleOptions, board_kind, first_region, first_sighting, minute,
+                   post_time, register)
 
 
 class GrowthLevel(BaseModel):
@@ -46,13 +47,14 @@ class EventGrowth(Rule):
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
+        known: dict = {}
         for post in posts:
             eid = post.cluster_id
             if not eid:
                 continue
             ev = self.events.setdefault(eid, {"posts": [], "sources": [], "new_sources": [],
                                               "meta": {}})
-            if any(p[1] == post.id for p in ev["posts"]):
+            if not first_sighting(known, eid, ev["posts"], post.id):
                 continue
             m = minute(min(post_time(post), now))
             ev["posts"].append([m, post.id, post.source])

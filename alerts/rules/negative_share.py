@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuqing.records import ClassifiedPost, SentimentLabel, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import Candidate, Rule, RuleOptions, minute, post_time, register
+from .base import Candidate, Rule, RuleOptions, first_sighting, minute, post_time, register
 
 
 class ShareLevel(BaseModel):
@@ -58,11 +58,12 @@ class NegativeShare(Rule):
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
+        known: dict = {}
         for post in posts:
             m = minute(min(post_time(post), now))
             negative = post.sentiment.label == SentimentLabel.negative
             for g in self._groups(post):
-                if any(pid == post.id for _, pid, _n in self.seen[g]):
+                if not first_sighting(known, g, self.seen[g], post.id):
                     continue
                 self.seen[g].append((m, post.id, negative))
                 touched.add(g)

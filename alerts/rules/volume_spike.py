@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuqing.records import ClassifiedPost, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import Candidate, Rule, RuleOptions, first_region, minute, post_time, register
+from .base import (Candidate, Rule, RuleOptions, first_region, first_sighting, minute, post_time,
+                   register)
 
 
 class Level(BaseModel):
@@ -85,6 +86,7 @@ class VolumeSpike(Rule):
         oldest = now - timedelta(minutes=max(self._horizon, self.options.window_minutes))
         seasonal = self.options.baseline == "seasonal"
         touched: dict[str, tuple[str, Optional[str]]] = {}
+        known: dict = {}
         for post in posts:
             ts = min(post_time(post), now)
             if seasonal:
@@ -93,7 +95,7 @@ class VolumeSpike(Rule):
                 continue  # too old to say anything about the current window
             m = minute(ts)
             for key, code, region in self._keys(post):
-                if any(pid == post.id for _, pid in self.recent[key]):
+                if not first_sighting(known, key, self.recent[key], post.id):
                     continue  # an updated post is still one post
                 if seasonal:
                     h = _hour(ts)
