@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path

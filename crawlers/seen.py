@@ -11,11 +11,12 @@ turns overwriting each other's hash.
 """
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Iterable, Optional
+
+from yuqing.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -33,13 +34,8 @@ CREATE TABLE IF NOT EXISTS seen (
 class SeenStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False,
-                                     isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path, _SCHEMA)
 
     def content_hash(self, post_id: str, source: str) -> Optional[str]:
         with self._lock:

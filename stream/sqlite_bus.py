@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
+from yuqing.sqlite import connect
+
 from .bus import Bus, BusError, Consumer, Message
 
 _SCHEMA = """
@@ -32,21 +34,11 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 """
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class SQLiteBus(Bus):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = _connect(self.path)
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path, _SCHEMA)
         self._pending: list[tuple[str, Optional[str], bytes, float]] = []
 
     def publish(self, topic: str, key: Optional[str], value: bytes) -> None:
@@ -117,7 +109,7 @@ def _message(topic: str, row) -> Message:
 class SQLiteConsumer(Consumer):
     def __init__(self, bus: SQLiteBus, topic: str, group: str):
         self.bus, self.topic, self.group = bus, topic, group
-        self._conn = _connect(bus.path)
+        self._conn = connect(bus.path)
         self._position = bus.committed(topic, group)
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:

@@ -7,7 +7,6 @@ cut the same way matches word for word.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Literal, Optional, Sequence
 
 from classifier.tokenizer import tokenize
 from yuqing.records import ClassifiedPost
+from yuqing.sqlite import connect
 
 from .index import IndexFailure, Interval, SearchIndex, SearchQuery, SearchResult
 
@@ -56,13 +56,8 @@ def _ts(post: ClassifiedPost) -> str:
 class SQLiteIndex(SearchIndex):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False,
-                                     isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path, _SCHEMA)
 
     def upsert(self, posts: Sequence[ClassifiedPost]) -> list[IndexFailure]:
         failures: list[IndexFailure] = []

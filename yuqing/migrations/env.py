@@ -7,7 +7,6 @@ the repo root) connects to `YUQING_DATABASE_URL`, else the embedded SQLite file.
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import DateTime
 
 from yuqing.db import Base, UTCDateTime, _import_models, make_engine
 
