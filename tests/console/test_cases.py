@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from alerts.case.models import AuditRow, CaseActionRow, CaseRow
+from alerts.case.models import AuditRow, CaseActionRow, CaseExtensionRow, CaseRow
 from yuqing.records import Severity
 
 from .conftest import make_post, post_form
@@ -239,3 +239,43 @@ def test_note_text_escaped(client_as, two_cases):
 
 def test_missing_case_404(client_as):
     assert client_as("duty").get("/cases/424242").status_code == 404
+
+
+# -- 转办 and extensions through the forms -------------------------------------
+
+
+def test_transfer_form_moves_the_case_with_a_reason(client_as, two_cases, db):
+    jn, _ = two_cases
+    duty = client_as("duty")
+    refused = act(duty, jn, "transfer", {"department": "市教育局", "reason": ""})
+    assert refused.status_code == 302 and case_row(db, jn).owner_department == "江宁区城市管理局"
+    act(duty, jn, "transfer", {"department": "不存在的部门", "reason": "误派"})
+    assert case_row(db, jn).owner_department == "江宁区城市管理局"
+    act(duty, jn, "transfer", {"department": "市教育局", "reason": "涉及学校供水，属教育局管辖"})
+    assert case_row(db, jn).owner_department == "市教育局"
+    assert ("case.transfer", "duty") in audit_actions(db, jn)
+    # the old department no longer acts on it; the new one does
+    assert act(client_as("jn_city"), jn, "note", {"text": "x"}).status_code == 403
+    assert act(client_as("edu"), jn, "note", {"text": "已接收"}).status_code == 302
+
+
+def test_extension_needs_a_leader(client_as, make_case, db):
+    board = make_case(kind="board", severity=Severity.IV)
+    due = {d["kind"]: d["due_at"] for d in case_row(db, board).deadlines}
+    assert "reply" in due
+    duty = client_as("duty")
+    act(duty, board, "extension", {"clock": "reply", "working_days": "3", "reason": "需现场核查"})
+    with db.session() as s:
+        ext_id = s.scalar(select(CaseExtensionRow.id).where(CaseExtensionRow.case_id == board))
+    page = f"/cases/{board}"
+    assert post_form(duty, page, f"/cases/{board}/extension/{ext_id}",
+                     {"decision": "approve"}).status_code == 403
+    assert {d["kind"]: d["due_at"] for d in case_row(db, board).deadlines}["reply"] == due["reply"]
+    leader = client_as("leader")
+    assert post_form(leader, page, f"/cases/{board}/extension/{ext_id}",
+                     {"decision": "approve"}).status_code == 302
+    new_due = {d["kind"]: d["due_at"] for d in case_row(db, board).deadlines}["reply"]
+    assert new_due > due["reply"]
+    actions = audit_actions(db, board)
+    assert ("case.extension_request", "duty") in actions
+    assert ("case.extension_decide", "leader") in actions
