@@ -69,21 +69,20 @@ def _clean(text: str) -> str:
 # seeds
 
 def load_seeds(path: Path = SEED_PATH) -> list[dict]:
+    """The project-written posts; a bad line or an unknown topic code names file and line."""
+    from classifier.evaluate import EvaluationDataError, load_jsonl
+
+    try:
+        raw = load_jsonl(path)
+    except EvaluationDataError as exc:
+        raise CorpusError(f"bad seed record: {exc}") from exc
     records = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                text, topics, sentiment = rec["text"], rec["topics"], rec["sentiment"]
-            except (ValueError, KeyError) as exc:
-                raise CorpusError(f"{path}:{lineno}: bad seed record ({exc})") from exc
-            bad = [t for t in topics if t not in TOPICS]
-            if bad or sentiment not in SENTIMENTS or not topics:
-                raise CorpusError(f"{path}:{lineno}: unknown topic/sentiment {bad or sentiment!r}")
-            records.append({"text": _clean(text), "topics": list(topics),
-                            "sentiment": sentiment, "source": "seed"})
+    for n, rec in enumerate(raw, 1):
+        bad = [t for t in rec["topics"] if t not in TOPICS]
+        if bad:
+            raise CorpusError(f"{path}: record {n}: unknown topic codes {bad}")
+        records.append({"text": _clean(rec["text"]), "topics": list(rec["topics"]),
+                        "sentiment": rec["sentiment"], "source": "seed"})
     return records
 
 
