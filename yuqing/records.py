@@ -7,7 +7,6 @@ caller sends the raw payload to the dead-letter topic.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Optional
@@ -108,11 +107,12 @@ class Record(BaseModel):
                     payload = payload.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise RecordError(f"payload is not valid UTF-8: {exc}") from exc
-            return cls.model_validate(json.loads(payload))
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"payload is not JSON: {exc}") from exc
+            # pydantic's own JSON parser: about twice as fast as json.loads + model_validate
+            return cls.model_validate_json(payload)
         except ValidationError as exc:
             first = exc.errors()[0]
+            if first.get("type") == "json_invalid":
+                raise RecordError(f"payload is not JSON: {first.get('msg')}") from exc
             where = ".".join(str(p) for p in first.get("loc", ())) or "record"
             raise RecordError(f"{cls.__name__}.{where}: {first.get('msg')}") from exc
 
