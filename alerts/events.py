@@ -2,14 +2,15 @@
 
 Every post the engine sees joins a *content event*. Its text (title and body,
 punctuation and spaces dropped) is cut into character shingles and hashed
-into a MinHash, which is looked up in a MinHash LSH index (`datasketch`) of
-the members of the events still open (a post within `window` of now). A post
-similar enough to a member (estimated Jaccard of the shingles at or above the
-threshold) joins that member's event: a repost, a copy on another site, a
-follow-up quoting it. Otherwise it starts a new event as its original: the
-first poster and first-seen time are the post's own, and a later-found older
-copy takes over as the original. So an event persists across sources and
-days for as long as copies keep coming.
+into a MinHash, which is looked up in a MinHash LSH index of the members of
+the events still open (a post within `window` of now). A post similar enough
+to a member (estimated Jaccard of the shingles at or above the threshold)
+joins that member's event: a repost, a copy on another site, a follow-up
+quoting it. Otherwise it starts a new event as its original: the first
+poster and first-seen time are the post's own, and a later-found older copy
+takes over as the original. So an event persists across sources and days
+for as long as copies keep coming. A post already stored as a member of an
+event (an updated post, a re-delivered batch) is still one post in it.
 
 The event id is set on the post as `cluster_id` before the rules run, so that
 rules can speak about events (see `alerts.engine` for how alerts attach).
@@ -19,17 +20,35 @@ evaluation reads.
 
 The LSH index lives in memory; the members' MinHash values are stored with
 their membership rows so that a restart rebuilds it from the open events.
+
+A batch at a time
+-----------------
+The signatures are datasketch's MinHash (`num_perm=64, seed=7,
+scheme="affine32"`, the permutations datasketch generates for them) computed
+for a whole batch with numpy, the shingles' hashes and the signatures of
+texts seen before cached; they are the same values (tests check), so stored
+signatures stay comparable. The LSH index uses datasketch's banding for the
+threshold (the same bands and rows) but maps a band's value to the *events*
+with a member having it, which is all a match needs: a story with thousands
+of copies costs one entry, not thousands. The posts are grouped in memory,
+one by one in time order (a post can join an event born earlier in the same
+batch); then the batch is written with a few statements whatever its size:
+one look-up of the memberships already stored, one of the events it touches,
+one multi-row insert each of the new events and memberships, one upsert of
+the hourly buckets, and an update per event touched.
 """
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Optional
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from yuqing.records import ClassifiedPost, SentimentLabel
@@ -43,6 +62,14 @@ SEED = 7
 SCHEME = "affine32"
 _NOISE = re.compile(r"[\W_]+", re.UNICODE)
 _REPOST = re.compile(r"^(转发|转载|转|rt|//@[^:：]*[:：])+[:：]?", re.IGNORECASE)
+#: the MinHash's permutations h -> a * h + b (mod 2^32), as datasketch draws them
+_PERM_A, _PERM_B = (np.asarray(p, dtype=np.uint32) for p in
+                    MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations)
+_EMPTY = np.uint32(0xFFFFFFFF)  # the value of a MinHash that saw nothing
+#: at most this many shingles x NUM_PERM values in one numpy step
+_CHUNK = 1 << 15
+#: rows per IN (...) look-up
+_IN_CHUNK = 1000
 
 
 def normalize(text: str) -> str:
@@ -50,16 +77,77 @@ def normalize(text: str) -> str:
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[str]:
-    t = normalize(text)
+    return _shingles(normalize(text), k)
+
+
+def _shingles(t: str, k: int = SHINGLE) -> set[str]:
     if len(t) <= k:
         return {t} if t else set()
     return {t[i:i + k] for i in range(len(t) - k + 1)}
 
 
-def minhash(text: str) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
-    m.update_batch([s.encode("utf-8") for s in shingles(text)])
-    return m
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer: the pre-mix of datasketch's affine32 scheme."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+class Signer:
+    """MinHash signatures of whole batches of texts (rows of NUM_PERM uint32)."""
+
+    def __init__(self, max_cached: int = 200_000):
+        self.max_cached = max_cached
+        self._hash: dict[str, int] = {}          # shingle -> its 32-bit SHA-1 hash
+        self._sig: dict[str, np.ndarray] = {}    # normalized text -> signature
+
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
+        todo: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            norm = normalize(text)
+            sig = self._sig.get(norm)
+            if sig is None:
+                todo.setdefault(norm, []).append(i)
+            else:
+                out[i] = sig
+        if todo:
+            if len(self._sig) + len(todo) > self.max_cached // 10:
+                self._sig.clear()
+            for (norm, rows), sig in zip(todo.items(), self._compute(list(todo))):
+                out[rows] = self._sig[norm] = sig
+        return out
+
+    def _hashes(self, sh: set[str]) -> list[int]:
+        known = self._hash
+        hv = list(map(known.get, sh))
+        if None in hv:
+            if len(known) > self.max_cached:
+                known.clear()
+            for i, (s, h) in enumerate(zip(sh, hv)):
+                if h is None:
+                    hv[i] = known[s] = int.from_bytes(
+                        hashlib.sha1(s.encode("utf-8")).digest()[:4], "little")
+        return hv
+
+    def _compute(self, norms: list[str]) -> np.ndarray:
+        lists = [self._hashes(_shingles(t)) for t in norms]
+        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        offsets = np.concatenate(([0], np.cumsum(sizes)))
+        hv = _fmix32(np.fromiter((h for hs in lists for h in hs), dtype=np.uint32,
+                                 count=int(offsets[-1])))
+        sigs = np.full((len(norms), NUM_PERM), _EMPTY, dtype=np.uint32)
+        lo = 0
+        while lo < len(norms):
+            hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + _CHUNK, "right")) - 1)
+            rows = lo + np.flatnonzero(sizes[lo:hi])
+            if len(rows):
+                phv = hv[offsets[lo]:offsets[hi], None] * _PERM_A + _PERM_B  # wraps mod 2^32
+                sigs[rows] = np.minimum.reduceat(phv, offsets[rows] - offsets[lo], axis=0)
+            lo = hi
+        return sigs
 
 
 def post_time(post: ClassifiedPost) -> datetime:
@@ -74,113 +162,211 @@ def event_id_for(post_id: str) -> str:
     return hashlib.sha1(f"event|{post_id}".encode()).hexdigest()[:16]
 
 
+@dataclass
+class _Joined:
+    """A post joining an event in this batch."""
+
+    post: ClassifiedPost
+    event_id: str
+    ts: datetime
+    signature: np.ndarray
+
+
+@dataclass
+class _Tally:
+    """An event's aggregate while a batch is written (from its row, or new)."""
+
+    row: Optional[EventRow]
+    values: dict = field(default_factory=dict)
+
+
 class EventGrouper:
     """Assigns each post to a content event; the writes go in the caller's session."""
 
     def __init__(self, *, threshold: float = 0.5, window: timedelta = timedelta(hours=48)):
         self.threshold, self.window = threshold, window
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        params = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self.bands, self.rows = params.b, params.r
+        #: per band: a band's value -> the open events with a member having it
+        self.tables: list[dict[bytes, set[str]]] = [{} for _ in range(self.bands)]
+        self.band_values: dict[str, set[tuple]] = {}  # event id -> its members' band values
         self.member: dict[str, str] = {}            # post id -> event id
         self.last_seen: dict[str, datetime] = {}    # event id -> its newest post
-        self.keys: dict[str, list[str]] = {}        # event id -> member post ids in the LSH
+        self.keys: dict[str, list[str]] = {}        # event id -> member post ids
+        self._expiry: list[tuple[datetime, str]] = []  # heap of (last seen, event id)
+        self.signer = Signer()
+
+    def _bands(self, sigs: np.ndarray) -> list[tuple]:
+        width = self.bands * self.rows
+        cut = np.ascontiguousarray(sigs[:, :width]).view(np.dtype((np.void, 4 * self.rows)))
+        return [tuple(row) for row in cut.reshape(len(sigs), self.bands).tolist()]
 
     def load(self, session: Session, now: datetime) -> None:
         """Rebuild the index from the events still open (after a restart)."""
         rows = session.execute(
             select(EventPostRow.post_id, EventPostRow.signature, EventRow.id, EventRow.last_seen_at)
             .join(EventRow, EventRow.id == EventPostRow.event_id)
-            .where(EventRow.kind == "content", EventRow.last_seen_at >= now - self.window))
-        for pid, sig, eid, last in rows:
-            if sig:
-                m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME,
-                            hashvalues=np.array(sig, dtype=np.uint64))
-                self._index(pid, m, eid)
-            self.member[pid] = eid
+            .where(EventRow.kind == "content", EventRow.last_seen_at >= now - self.window)).all()
+        signed = [r for r in rows if r.signature]
+        sigs = np.array([r.signature for r in signed], dtype=np.uint32).reshape(-1, NUM_PERM)
+        for r, bands in zip(signed, self._bands(sigs)):
+            self._index(r.post_id, r.id, bands)
+        for pid, _sig, eid, last in rows:
+            self._add_member(pid, eid)
             self.last_seen[eid] = last
+        self._expiry = [(last, eid) for eid, last in self.last_seen.items()]
+        heapq.heapify(self._expiry)
 
-    def _index(self, pid: str, m: MinHash, eid: str) -> None:
-        if pid not in self.lsh:
-            self.lsh.insert(pid, m)
+    def _add_member(self, pid: str, eid: str) -> None:
+        if self.member.get(pid) != eid:
             self.keys.setdefault(eid, []).append(pid)
+            self.member[pid] = eid
+
+    def _index(self, pid: str, eid: str, bands: tuple) -> None:
+        seen = self.band_values.setdefault(eid, set())
+        if bands not in seen:
+            seen.add(bands)
+            for table, value in zip(self.tables, bands):
+                table.setdefault(value, set()).add(eid)
+        self._add_member(pid, eid)
 
     def prune(self, now: datetime) -> None:
-        for eid, last in list(self.last_seen.items()):
-            if last < now - self.window:
-                for pid in self.keys.pop(eid, []):
-                    self.lsh.remove(pid)
-                    self.member.pop(pid, None)
-                del self.last_seen[eid]
+        cutoff = now - self.window
+        while self._expiry and self._expiry[0][0] < cutoff:
+            last, eid = heapq.heappop(self._expiry)
+            if self.last_seen.get(eid) != last:
+                continue  # seen again since: a newer entry is in the heap
+            for bands in self.band_values.pop(eid, ()):
+                for table, value in zip(self.tables, bands):
+                    events = table.get(value)
+                    if events is not None:
+                        events.discard(eid)
+                        if not events:
+                            del table[value]
+            for pid in self.keys.pop(eid, []):
+                if self.member.get(pid) == eid:
+                    del self.member[pid]
+            del self.last_seen[eid]
 
-    def _match(self, m: MinHash) -> Optional[str]:
-        events = {self.member[p] for p in self.lsh.query(m) if p in self.member}
-        events = [e for e in events if e in self.last_seen]
+    def _match(self, bands: tuple) -> Optional[str]:
+        hits = [events for events in map(dict.get, self.tables, bands) if events]
+        if not hits:
+            return None
+        found = [e for e in (hits[0].union(*hits[1:]) if len(hits) > 1 else hits[0])
+                 if e in self.last_seen]
         # the oldest open event is the original story
-        return min(events, key=lambda e: (self.last_seen[e], e)) if events else None
+        return min(found, key=lambda e: (self.last_seen[e], e)) if found else None
 
     def assign(self, session: Session, posts: list[ClassifiedPost], now: datetime) -> dict[str, str]:
         """Put each post in its event, set `post.cluster_id`; return post id -> event id."""
         self.prune(now)
+        posts = sorted(posts, key=post_time)
+        stored = self._stored(session, {p.id for p in posts})
         out: dict[str, str] = {}
-        buckets: dict[tuple[str, datetime], EventBucketRow] = {}
-        # No flush per look-up: what this batch adds is tracked in `out`, `buckets`
-        # and `fresh` (events born in this batch have no rows in the database yet).
-        fresh: dict[str, EventRow] = {}
-        with session.no_autoflush:
-            self._assign(session, sorted(posts, key=post_time), now, out, buckets, fresh)
-        session.flush()
+        fresh: dict[str, ClassifiedPost] = {}  # the first copy of each post not stored yet
+        for post in posts:
+            if post.id in stored:  # an updated post is still one post
+                out[post.id] = stored[post.id]
+            elif post.id not in fresh:
+                fresh[post.id] = post
+        joined: list[_Joined] = []
+        if fresh:
+            sigs = self.signer.signatures([p.full_text for p in fresh.values()])
+            for post, sig, bands in zip(fresh.values(), sigs, self._bands(sigs)):
+                ts = min(post_time(post), now)
+                eid = self.member.get(post.id) or self._match(bands) or event_id_for(post.id)
+                self._index(post.id, eid, bands)
+                self.last_seen[eid] = max(self.last_seen.get(eid, ts), ts)
+                out[post.id] = eid
+                joined.append(_Joined(post, eid, ts, sig))
+            self._write(session, joined, now)
+            for eid in {j.event_id for j in joined}:
+                heapq.heappush(self._expiry, (self.last_seen[eid], eid))
+            if len(self._expiry) > 4 * len(self.last_seen) + 1000:
+                self._expiry = [(last, eid) for eid, last in self.last_seen.items()]
+                heapq.heapify(self._expiry)
+        for post in posts:
+            post.cluster_id = out[post.id]
         return out
 
-    def _assign(self, session: Session, posts: list[ClassifiedPost], now: datetime,
-                out: dict[str, str], buckets: dict, fresh: dict[str, EventRow]) -> None:
-        for post in posts:
-            ts = min(post_time(post), now)
-            eid = self.member.get(post.id)
-            if post.id in out or (eid is not None and eid not in fresh
-                                  and session.get(EventPostRow, (eid, post.id))):
-                post.cluster_id = out[post.id] = eid  # an updated post is still one post
-                continue
-            m = minhash(post.full_text)
-            eid = eid or self._match(m)
-            event = (fresh.get(eid) or session.get(EventRow, eid)) if eid else None
-            if event is None:
-                eid = eid or event_id_for(post.id)
-                event = EventRow(id=eid, key=f"event:{eid}", kind="content",
-                                 title=(post.title or post.text)[:80], first_seen_at=ts,
-                                 last_seen_at=ts, post_count=0, negative_count=0, sources=[],
-                                 topic=post.topic_codes[0] if post.topic_codes else None,
-                                 region=post.region[0] if post.region else None)
-                session.add(event)
-                fresh[eid] = event
-            negative = post.sentiment.label == SentimentLabel.negative
-            session.add(EventPostRow(event_id=eid, post_id=post.id, seen_at=now, posted_at=ts,
-                                     source=post.source, sentiment=post.sentiment.label.value,
-                                     signature=[int(v) for v in m.hashvalues]))
-            if event.first_post_id is None or ts < event.first_seen_at:
-                event.first_post_id, event.first_poster, event.first_seen_at = post.id, post.author, ts
-                event.title = (post.title or post.text)[:80]
-            event.last_seen_at = max(event.last_seen_at, ts)
-            event.post_count = (event.post_count or 0) + 1
-            event.negative_count = (event.negative_count or 0) + int(negative)
-            if post.source not in (event.sources or []):
-                event.sources = [*(event.sources or []), post.source]
-            self._bucket(session, buckets, eid, hour_of(ts), negative, eid in fresh)
-            self.member[post.id] = eid
-            self._index(post.id, m, eid)
-            self.last_seen[eid] = max(self.last_seen.get(eid, ts), ts)
-            post.cluster_id = out[post.id] = eid
+    def _stored(self, session: Session, pids: set[str]) -> dict[str, str]:
+        """post id -> event id for the posts of `pids` already stored as members: of the
+        event the index knows them in, or (a post its event outlived) of their own event."""
+        pairs = [(self.member.get(pid) or event_id_for(pid), pid) for pid in pids]
+        found: dict[str, str] = {}
+        for i in range(0, len(pairs), _IN_CHUNK):
+            found.update((pid, eid) for eid, pid in session.execute(
+                select(EventPostRow.event_id, EventPostRow.post_id).where(
+                    tuple_(EventPostRow.event_id, EventPostRow.post_id).in_(
+                        pairs[i:i + _IN_CHUNK]))))
+        return found
 
-    @staticmethod
-    def _bucket(session: Session, cache: dict, eid: str, hour: datetime, negative: bool,
-                fresh: bool) -> None:
-        row = cache.get((eid, hour))
-        if row is None:
-            row = None if fresh else session.get(EventBucketRow, (eid, hour))
-            if row is None:
-                row = EventBucketRow(event_id=eid, hour=hour, posts=0, negative=0)
-                session.add(row)
-            cache[(eid, hour)] = row
-        row.posts += 1
-        row.negative += int(negative)
+    def _write(self, session: Session, joined: list[_Joined], now: datetime) -> None:
+        ids = list(dict.fromkeys(j.event_id for j in joined))
+        tallies: dict[str, _Tally] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            for row in session.scalars(select(EventRow).where(EventRow.id.in_(ids[i:i + _IN_CHUNK]))):
+                tallies[row.id] = _Tally(row, {
+                    c: getattr(row, c) for c in ("title", "first_post_id", "first_poster",
+                                                 "first_seen_at", "last_seen_at", "post_count",
+                                                 "negative_count", "sources")})
+        members, buckets = [], {}
+        for j in joined:
+            post, ts = j.post, j.ts
+            tally = tallies.get(j.event_id)
+            if tally is None:
+                tally = tallies[j.event_id] = _Tally(None, dict(
+                    id=j.event_id, key=f"event:{j.event_id}", kind="content",
+                    title=(post.title or post.text)[:80], first_post_id=None, first_poster=None,
+                    first_seen_at=ts, last_seen_at=ts, post_count=0, negative_count=0, sources=[],
+                    topic=post.topic_codes[0] if post.topic_codes else None,
+                    region=post.region[0] if post.region else None))
+            v = tally.values
+            negative = post.sentiment.label == SentimentLabel.negative
+            if v["first_post_id"] is None or ts < v["first_seen_at"]:
+                v["first_post_id"], v["first_poster"], v["first_seen_at"] = post.id, post.author, ts
+                v["title"] = (post.title or post.text)[:80]
+            v["last_seen_at"] = max(v["last_seen_at"], ts)
+            v["post_count"] = (v["post_count"] or 0) + 1
+            v["negative_count"] = (v["negative_count"] or 0) + negative
+            if post.source not in (v["sources"] or []):
+                v["sources"] = [*(v["sources"] or []), post.source]
+            members.append(dict(event_id=j.event_id, post_id=post.id, seen_at=now, posted_at=ts,
+                                source=post.source, sentiment=post.sentiment.label.value,
+                                signature=j.signature.tolist()))
+            count = buckets.setdefault((j.event_id, hour_of(ts)), [0, 0])
+            count[0] += 1
+            count[1] += negative
+        new = [t.values for t in tallies.values() if t.row is None]
+        if new:
+            session.execute(insert(EventRow.__table__), new)
+        for t in tallies.values():
+            if t.row is not None:
+                for name, value in t.values.items():
+                    if getattr(t.row, name) != value:
+                        setattr(t.row, name, value)
+        session.execute(insert(EventPostRow.__table__), members)
+        _add_to_buckets(session, [dict(event_id=e, hour=h, posts=n, negative=neg)
+                                  for (e, h), (n, neg) in buckets.items()])
+        session.flush()
+
+
+def _add_to_buckets(session: Session, rows: list[dict]) -> None:
+    """Add posts and negative counts to hourly buckets, creating those missing (an upsert)."""
+    table = EventBucketRow.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    else:
+        raise NotImplementedError(f"event buckets on {dialect}")
+    stmt = upsert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.event_id, table.c.hour],
+        set_={"posts": table.c.posts + stmt.excluded.posts,
+              "negative": table.c.negative + stmt.excluded.negative})
+    session.execute(stmt, rows)
 
 
 def volume(session: Session, event_id: str, start: datetime, end: datetime) -> dict:

@@ -53,3 +53,93 @@ def test_event_closes_after_its_window(db):
     assert ea != eb
     with db.session() as s:
         assert len(s.scalars(select(EventRow)).all()) == 2
+
+
+def test_batch_signatures_are_datasketch_minhash():
+    """Stored signatures are reloaded after a restart: they must stay datasketch's values."""
+    import random
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from alerts.events import NUM_PERM, SCHEME, SEED, Signer, shingles
+
+    rng = random.Random(3)
+    texts = ["", "!!", "停水", "转发：" + TEXT, TEXT, TEXT + "。"] + [
+        "".join(chr(rng.randrange(0x4E00, 0x4E80)) for _ in range(rng.randrange(1, 3000)))
+        for _ in range(200)]
+    signer = Signer()
+    sigs = signer.signatures(texts)
+    assert np.array_equal(signer.signatures(texts[::-1]), sigs[::-1])  # from the caches
+    for text, sig in zip(texts, sigs):
+        m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
+        m.update_batch([s.encode("utf-8") for s in shingles(text)])
+        assert sig.tolist() == m.hashvalues.tolist()
+
+
+def _state(s, eid):
+    ev = s.get(EventRow, eid)
+    hours = volume(s, eid, NOW - timedelta(days=1), NOW + timedelta(days=5))
+    return ev.post_count, ev.negative_count, sorted(ev.sources), hours["posts"]
+
+
+def test_two_posts_of_a_new_event_in_one_batch(db):
+    a = cpost(TEXT, at=NOW - timedelta(minutes=5), source="bbs", author="李四")
+    b = cpost("转发：" + TEXT, at=NOW, source="weibo", sentiment="neutral")
+    with db.session() as s:
+        ids = EventGrouper().assign(s, [b, a], NOW)
+    assert ids[a.id] == ids[b.id] == a.cluster_id == b.cluster_id
+    with db.session() as s:
+        assert _state(s, ids[a.id]) == (2, 1, ["bbs", "weibo"], 2)
+        assert s.get(EventRow, ids[a.id]).first_poster == "李四"
+
+
+def test_updated_post_and_redelivered_batch_count_once(db):
+    g = EventGrouper()
+    a, b = cpost(TEXT, at=NOW), cpost("转发 " + TEXT, at=NOW)
+    update = a.model_copy(update={"text": TEXT + "（更新）"})  # the same post, edited
+    with db.session() as s:
+        ids = g.assign(s, [a, b, update], NOW)  # and within one batch
+    eid = ids[a.id]
+    with db.session() as s:
+        assert _state(s, eid) == (2, 2, ["test"], 2)
+    later = NOW + timedelta(minutes=10)
+    with db.session() as s:
+        assert g.assign(s, [update, b], later) == {a.id: eid, b.id: eid}
+        assert g.assign(s, [a, b], later) == {a.id: eid, b.id: eid}  # re-delivered
+    restarted = EventGrouper()
+    with db.session() as s:
+        restarted.load(s, later)
+        assert restarted.assign(s, [b, a], later) == {a.id: eid, b.id: eid}
+    with db.session() as s:
+        assert _state(s, eid) == (2, 2, ["test"], 2)
+
+
+def test_post_seen_again_after_its_event_closed_counts_once(db):
+    g = EventGrouper(window=timedelta(hours=48))
+    a = cpost(TEXT, at=NOW)
+    with db.session() as s:
+        eid = g.assign(s, [a], NOW)[a.id]
+    later = NOW + timedelta(days=3)
+    with db.session() as s:
+        assert g.assign(s, [a], later) == {a.id: eid}
+        assert eid not in g.last_seen and not any(g.tables)  # the closed event left the index
+    with db.session() as s:
+        assert _state(s, eid)[0] == 1
+
+
+def test_rollback_of_a_batch_is_redone(db):
+    """The index is updated before the batch commits: a batch rolled back (a crash in the
+    rules, say) and delivered again still writes its events."""
+    g = EventGrouper()
+    a, b = cpost(TEXT, at=NOW), cpost("转发 " + TEXT, at=NOW)
+    try:
+        with db.session() as s:
+            g.assign(s, [a, b], NOW)
+            raise RuntimeError("crash before commit")
+    except RuntimeError:
+        pass
+    with db.session() as s:
+        ids = g.assign(s, [a, b], NOW)
+    with db.session() as s:
+        assert ids[a.id] == ids[b.id] and _state(s, ids[a.id]) == (2, 2, ["test"], 2)
