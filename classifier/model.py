@@ -23,10 +23,11 @@ import joblib
 import numpy as np
 import yaml
 
-from classifier.features import BatchTokens, Featurizer
+from classifier.features import BatchTokens, Featurizer, TokenIds, span_hash
 from classifier.places import Gazetteer, default_places_path
 from classifier.tokenizer import BACKEND as tokenizer_backend
-from classifier.tokenizer import normalize, tokenize_batch
+from classifier.tokenizer import (DIGIT, DOT, codepoints, cut_batch, normalize, normalize_batch,
+                                  texts_containing, tokenize_batch)
 from yuqing.records import ClassifiedPost, Post, Sentiment, TopicScore
 
 log = logging.getLogger(__name__)
@@ -252,76 +253,156 @@ class Classifier:
         the top idf); ties keep text order. Words of one character, stop
         words and numbers are skipped.
         """
-        n_docs = int(bt.starts.size)
-        out: list[list[str]] = [[] for _ in range(n_docs)]
-        if not bt.flat:
-            return out
         f = self.featurizer
         vocab_ids = bt.vocab_ids
         if vocab_ids is None:
             get = f.word_vocab.get
             vocab_ids = np.fromiter((get(t, -1) for t in bt.uniq), dtype=np.int64,
                                     count=len(bt.uniq))
+        ok = np.fromiter((len(t) > 1 and t not in KEYWORD_STOPWORDS
+                          and not t.replace(".", "").isdigit() for t in bt.uniq),
+                         dtype=bool, count=len(bt.uniq))
+        uniq = bt.uniq
+        return self._top_terms(bt.ids, bt.rows, int(bt.starts.size), vocab_ids, ok, uniq.__getitem__)
+
+    def _keywords_ids(self, ti: TokenIds) -> list[list[str]]:
+        """`_keywords_batch` over the grouped tokens of the vectorised path.
+
+        Length, numbers (digits and dots only) and stop words are decided on
+        the code points; a stop-word hash match is confirmed on the string.
+        """
+        cb, first = ti.cb, ti.first
+        start, length = cb.start[first], cb.length[first]
+        flags = cb.flags
+        digits = np.concatenate([[0], np.cumsum((flags & DIGIT) != 0, dtype=np.int64)])
+        dots = np.concatenate([[0], np.cumsum((flags & DOT) != 0, dtype=np.int64)])
+        n_digits = digits[start + length] - digits[start]
+        n_dots = dots[start + length] - dots[start]
+        numeric = (n_digits > 0) & (n_digits + n_dots == length)
+        ok = (length > 1) & ~numeric
+        for u in np.flatnonzero(np.isin(ti.hash, self._stopword_hashes()) & ok).tolist():
+            if ti.word(u) in KEYWORD_STOPWORDS:
+                ok[u] = False
+        return self._top_terms(ti.ids, ti.rows, cb.n, ti.vocab_ids, ok, ti.word)
+
+    def _stopword_hashes(self) -> np.ndarray:
+        h = self.__dict__.get("_stop_hashes")
+        if h is None:
+            words = sorted(KEYWORD_STOPWORDS)
+            cp = codepoints("".join(words))
+            length = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+            h = self._stop_hashes = span_hash(cp, np.cumsum(length) - length, length)
+        return h
+
+    def _top_terms(self, ids, rows, n_docs: int, vocab_ids, ok, word) -> list[list[str]]:
+        """Top `N_KEYWORDS` tokens of each text by ``(1 + log tf) * idf`` among `ok` ones.
+
+        ``ids``/``rows``: distinct-token number and text of each token, in
+        text order; ``vocab_ids``/``ok``: per distinct token; ``word(u)``: its string.
+        """
+        out: list[list[str]] = [[] for _ in range(n_docs)]
+        if not ids.size:
+            return out
+        f = self.featurizer
         idf = f.word_idf.astype(np.float64)
         unseen = float(idf.max()) if idf.size else 1.0
         u_idf = np.where(vocab_ids >= 0, idf[np.maximum(vocab_ids, 0)] if idf.size else unseen,
                          unseen)
-        ok = np.fromiter((len(t) > 1 and t not in KEYWORD_STOPWORDS
-                          and not t.replace(".", "").isdigit() for t in bt.uniq),
-                         dtype=bool, count=len(bt.uniq))
-        sel = np.flatnonzero(ok[bt.ids])
+        sel = np.flatnonzero(ok[ids])
         if not sel.size:
             return out
-        uid, doc = bt.ids[sel], bt.rows[sel]
-        key = doc * len(bt.uniq) + uid
+        n_uniq = int(vocab_ids.size)
+        uid, doc = ids[sel], rows[sel]
+        key = doc * n_uniq + uid
         ukey, first, counts = np.unique(key, return_index=True, return_counts=True)
-        kdoc, kuid, kfirst = ukey // len(bt.uniq), ukey % len(bt.uniq), sel[first]
+        kdoc, kuid, kfirst = ukey // n_uniq, ukey % n_uniq, sel[first]
         score = (1.0 + np.log(np.minimum(counts, 63))) * u_idf[kuid]
         order = np.lexsort((kfirst, -score, kdoc))
         kdoc, kuid = kdoc[order], kuid[order]
         group_start = np.searchsorted(kdoc, kdoc, side="left")
         keep = (np.arange(kdoc.size) - group_start) < N_KEYWORDS
-        uniq = bt.uniq
         for d, u in zip(kdoc[keep].tolist(), kuid[keep].tolist()):
-            out[d].append(uniq[u])
+            out[d].append(word(u))
         return out
 
     def _sensitive(self, norm: str) -> list[str]:
         return [w for w in self.sensitive_levels if w in norm]
 
+    def _sensitive_batch(self, norms: list[str], joined: str) -> list[list[str]]:
+        """`_sensitive` of each text; only texts where some word occurs are scanned one by one."""
+        out: list[list[str]] = [[] for _ in norms]
+        for d in texts_containing(self.sensitive_levels, norms, joined):
+            out[d] = self._sensitive(norms[d])
+        return out
+
+    def _stacked_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Topic and sentiment weights side by side: one sparse x dense product per batch."""
+        parts = (self.topic_weights, self.sentiment_weights, self.topic_bias, self.sentiment_bias)
+        cached = self.__dict__.get("_stack")
+        if cached is None or any(a is not b for a, b in zip(cached[0], parts)):
+            W = np.ascontiguousarray(np.hstack([self.topic_weights, self.sentiment_weights]))
+            b = np.concatenate([self.topic_bias, self.sentiment_bias])
+            cached = self._stack = (parts, W, b)
+        return cached[1], cached[2]
+
+    def _scores(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """(topic, sentiment) probabilities of features `X` with one matrix product."""
+        W, bias = self._stacked_weights()
+        scores = np.asarray(X @ W)
+        n_topics = len(self.topic_codes)
+        return (_sigmoid(scores[:, :n_topics] + bias[:n_topics]),
+                _softmax(scores[:, n_topics:] + bias[n_topics:]))
+
     # --------------------------------------------------------- prediction
     def predict_batch(self, texts: list[str]) -> list[Prediction]:
-        """Classify many texts at once (one vectorisation for the batch)."""
+        """Classify many texts at once (one vectorisation for the batch).
+
+        The batch is cut in one call and vectorised without a Python
+        operation per token (`Featurizer.transform_cut`); if that path cannot
+        be taken, the per-text token lists are used (the same result).
+        """
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
             return []
-        norms = [normalize(t) for t in texts]  # once; later normalize calls are cheap checks
-        heads = [t[:PREDICT_MAX_CHARS] for t in norms]
-        X, bt = self.featurizer.transform_tokens(heads, tokenize_batch(heads))
-        keywords = self._keywords_batch(bt)
-        topic_p = self.topic_probabilities(X)
-        sent_p = self.sentiment_probabilities(X)
+        norms = normalize_batch(texts)  # once; later normalize calls are cheap checks
+        if max(map(len, norms)) > PREDICT_MAX_CHARS:
+            heads = [t[:PREDICT_MAX_CHARS] for t in norms]
+        else:
+            heads = norms
+        cb = cut_batch(heads)
+        fast = self.featurizer.transform_cut(cb) if cb is not None else None
+        if fast is not None:
+            X, ti = fast
+            keywords = self._keywords_ids(ti)
+        else:
+            X, bt = self.featurizer.transform_tokens(heads, tokenize_batch(heads))
+            keywords = self._keywords_batch(bt)
+        topic_p, sent_p = self._scores(X)
+        n_topics = len(self.topic_codes)
         thresholds = np.array([self.thresholds.get(c, 0.5) for c in self.topic_codes])
         passed_mask = topic_p >= thresholds
         sent_k = np.argmax(sent_p, axis=1)
         sent_best = sent_p[np.arange(len(texts)), sent_k].tolist()
-        other_score = (1.0 - topic_p.max(axis=1)).tolist() if topic_p.shape[1] else None
+        other_score = (1.0 - topic_p.max(axis=1)).tolist() if n_topics else [1.0] * len(texts)
+        any_hit = passed_mask.any(axis=1).tolist()
         codes, labels = self.topic_codes, self.sentiment_labels
-        sensitive, find = self._sensitive, self.gazetteer.find
+        joined = "\x00".join(norms)
+        sensitive = self._sensitive_batch(norms, joined)
+        regions = self.gazetteer.find_batch(norms)
         out = []
-        for i, (hits, k, norm) in enumerate(zip(passed_mask.tolist(), sent_k.tolist(), norms)):
-            if any(hits):
+        for i, (hit, k) in enumerate(zip(any_hit, sent_k.tolist())):
+            if hit:
                 p = topic_p[i]
-                passed = sorted(((codes[j], float(p[j])) for j, h in enumerate(hits) if h),
+                passed = sorted(((codes[j], float(p[j])) for j in np.flatnonzero(passed_mask[i])),
                                 key=_neg_second)
             else:
-                passed = [("other", other_score[i] if other_score is not None else 1.0)]
+                passed = [("other", other_score[i])]
             out.append(Prediction(
                 topics=passed,
                 sentiment=(labels[k], sent_best[i]),
                 keywords=keywords[i],
-                sensitive_hits=sensitive(norm),
-                region=find(norm),
+                sensitive_hits=sensitive[i],
+                region=regions[i],
             ))
         return out
 
@@ -351,6 +432,7 @@ class Classifier:
 
 
 _POST_FIELDS = set(Post.model_fields)
+
 
 
 def _unit(x: float) -> float:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import yaml
 
-from classifier.tokenizer import normalize
+from classifier.tokenizer import normalize, normalize_batch, texts_containing
 
 
 class PlacesError(RuntimeError):
@@ -72,6 +72,20 @@ class Gazetteer:
                         for n in names(sub.get("communities"), f"{district}.communities")]
         entries += [(n, "community", None) for n in names(data.get("communities"), "communities")]
         return cls(entries, city=str(data.get("city") or ""))
+
+    def find_batch(self, texts: list[str]) -> list[list[str]]:
+        """`find` of each text; only the texts where some name occurs are looked at one by one.
+
+        Each name is searched once in the whole (normalised) batch.
+        """
+        out: list[list[str]] = [[] for _ in texts]
+        if not self.entries or not texts:
+            return out
+        norms = normalize_batch(texts)  # what `find` searches
+        names = dict.fromkeys(name for name, _, _ in self.entries)
+        for d in texts_containing(names, norms, "\x00".join(norms)):
+            out[d] = self.find(texts[d])
+        return out
 
     def find(self, text: str) -> list[str]:
         norm = normalize(text)

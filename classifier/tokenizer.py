@@ -21,11 +21,15 @@ symbols are dropped.
 from __future__ import annotations
 
 import importlib.util
+from bisect import bisect_right
 import re
 import threading
 import unicodedata
+from itertools import islice
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
 
 USERDICT_PATH = Path(__file__).resolve().parent / "userdict.txt"
 
@@ -43,6 +47,147 @@ def normalize(text: str) -> str:
     if not unicodedata.is_normalized("NFKC", text):  # the cheap check is the common case
         text = unicodedata.normalize("NFKC", text)
     return text.lower()
+
+
+#: NFKC of a code point in a batch (`_nfkc_table`): a code point, or
+#: _COMPLEX for one that is normalised with its neighbours by `unicodedata`.
+_COMPLEX = 0xFFFFFFFF
+_nfkc_bmp: Optional[np.ndarray] = None
+_nfkc_astral: dict[int, int] = {}
+
+
+def _composes_with_previous() -> set[int]:
+    """Code points that can combine with the character before them under NFC.
+
+    The second code point of every two-code-point canonical decomposition
+    (the planes that have any: 0, 1 and the compatibility ideographs), and
+    the Hangul vowel and trailing jamo (composed by rule).
+    """
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for c in (*range(0x20000), *range(0x2F800, 0x2FA20)):
+        d = unicodedata.decomposition(chr(c))
+        if d and d[0] != "<":
+            parts = d.split()
+            if len(parts) == 2:
+                seconds.add(int(parts[1], 16))
+    return seconds
+
+
+def _nfkc_class(c: int, seconds: set[int], safe) -> int:
+    """What NFKC does to `c` wherever it stands, or _COMPLEX.
+
+    A code point whose decomposition starts with a starter that never
+    combines with what precedes has a normalisation boundary before it
+    (UAX #15): NFKC of a text is the NFKC of its pieces cut there. Such a
+    code point that NFKC keeps maps to itself; one that NFKC makes a single
+    such code point maps to it; the rest are _COMPLEX.
+    """
+    if 0xD800 <= c <= 0xDFFF:
+        return _COMPLEX
+    ch = chr(c)
+    first = unicodedata.normalize("NFKD", ch)[:1]
+    if not first or unicodedata.combining(first) or ord(first) in seconds:
+        return _COMPLEX
+    nf = unicodedata.normalize("NFKC", ch)
+    if nf == ch:
+        return c if not unicodedata.combining(ch) else _COMPLEX
+    if len(nf) == 1 and safe(ord(nf)):
+        return ord(nf)
+    return _COMPLEX
+
+
+def _nfkc_table() -> np.ndarray:
+    global _nfkc_bmp
+    if _nfkc_bmp is None:
+        with _lock:
+            if _nfkc_bmp is None:
+                seconds = _composes_with_previous()
+                table = np.full(_BMP, _COMPLEX, dtype=np.uint32)
+
+                def safe(c: int) -> bool:
+                    return _nfkc_class(c, seconds, lambda _: False) == c
+
+                for c in range(_BMP):
+                    table[c] = _nfkc_class(c, seconds, safe)
+                _nfkc_astral["seconds"] = seconds  # type: ignore[assignment]
+                _nfkc_bmp = table
+    return _nfkc_bmp
+
+
+def _nfkc_fast(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)`` through a per-code-point table.
+
+    Code points with a fixed result are mapped with numpy; each run of
+    _COMPLEX ones is normalised by `unicodedata` together with the code
+    point before it (the piece between two boundaries).
+    """
+    table = _nfkc_table()
+    cp = codepoints(text)
+    mapped = table[np.minimum(cp, _BMP - 1)]
+    astral = np.flatnonzero(cp >= _BMP)
+    if astral.size:
+        seconds = _nfkc_astral["seconds"]
+        for i in astral.tolist():
+            c = int(cp[i])
+            m = _nfkc_astral.get(c)
+            if m is None:
+                m = _nfkc_astral[c] = _nfkc_class(
+                    c, seconds, lambda x: x < _BMP and int(table[x]) == x)
+            mapped[i] = m
+    complex_ = mapped == _COMPLEX
+    out = np.where(complex_, cp, mapped).astype(np.uint32)
+    result = out.tobytes().decode("utf-32-le", "surrogatepass")
+    if not complex_.any():
+        return result
+    edges = np.flatnonzero(np.diff(complex_.astype(np.int8), prepend=0, append=0))
+    pieces, done = [], 0
+    for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist()):
+        a = max(a - 1, done)  # the code point before the run belongs to its piece
+        pieces.append(result[done:a])
+        pieces.append(unicodedata.normalize("NFKC", result[a:b]))
+        done = b
+    pieces.append(result[done:])
+    return "".join(pieces)
+
+
+def normalize_batch(texts: Sequence[str]) -> list[str]:
+    """`normalize` of each text, in one pass over the batch.
+
+    The texts are joined by "\x00", which neither NFKC nor lower-casing
+    ever combine with a neighbour (a control character, not cased), so the
+    joined result splits back into the texts' own results. NFKC goes
+    through `_nfkc_fast`.
+    """
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != len(texts) - 1:  # a text holds "\x00" itself
+        return [normalize(t) for t in texts]
+    if not unicodedata.is_normalized("NFKC", joined):
+        joined = _nfkc_fast(joined)
+    return joined.lower().split("\x00")
+
+
+def texts_containing(words, texts: list[str], joined: str) -> list[int]:
+    """Indexes of the `texts` (``joined`` = ``"\x00".join(texts)``) holding one of `words`.
+
+    One `str.find` scan of the whole batch per word; a word with "\x00" in it
+    makes every text a candidate.
+    """
+    starts, pos = [], 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t) + 1
+    found: set[int] = set()
+    for w in words:
+        if not w:
+            continue
+        if "\x00" in w:
+            return list(range(len(texts)))
+        i = joined.find(w)
+        while i >= 0:
+            d = bisect_right(starts, i) - 1
+            found.add(d)
+            i = joined.find(w, starts[d + 1]) if d + 1 < len(texts) else -1
+    return sorted(found)
 
 
 def _userdict_entries(path: Path = USERDICT_PATH):
@@ -120,10 +265,7 @@ def _get_cut():
     return _cut
 
 
-#: The junk cache's value for the newline that separates the texts of a batch
-#: (truthy, so `tokenize` drops it like any junk).
-_NEWLINE = "newline"
-_junk_cache: dict[str, object] = {"\n": _NEWLINE}
+_junk_cache: dict[str, bool] = {}
 _JUNK_CACHE_MAX = 200_000
 
 
@@ -158,34 +300,119 @@ def tokenize(text: Optional[str]) -> list[str]:
 
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]+")
 
+#: Code point flags (`char_flags`): junk (whitespace, punctuation, symbol,
+#: separator or control: a token made only of these is dropped), whitespace
+#: (``str.isspace``), digit (``str.isdigit``) and the full stop.
+JUNK, SPACE, DIGIT, DOT = 1, 2, 4, 8
+_BMP = 0x10000
+_flag_table: Optional[np.ndarray] = None
+
+
+def _flags_of(c: int) -> int:
+    ch = chr(c)
+    space = ch.isspace()
+    flags = SPACE if space else 0
+    if space or unicodedata.category(ch)[0] in ("P", "S", "Z", "C"):
+        flags |= JUNK
+    if ch.isdigit():
+        flags |= DIGIT
+    if ch == ".":
+        flags |= DOT
+    return flags
+
+
+def char_flags(cp: np.ndarray) -> np.ndarray:
+    """uint8 flags (JUNK | SPACE | DIGIT | DOT) of each code point of `cp`."""
+    global _flag_table
+    if _flag_table is None:
+        with _lock:
+            if _flag_table is None:
+                _flag_table = np.fromiter(map(_flags_of, range(_BMP)), dtype=np.uint8, count=_BMP)
+    out = _flag_table[np.minimum(cp, _BMP - 1)]
+    astral = np.flatnonzero(cp >= _BMP)
+    if astral.size:
+        out[astral] = [_flags_of(int(c)) for c in cp[astral]]
+    return out
+
+
+def codepoints(text: str) -> np.ndarray:
+    """The code points of `text` as a uint32 array (lone surrogates kept)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+class CutBatch:
+    """The texts of a batch cut in one call, with the tokens located in the cut text.
+
+    ``text``: the normalised texts (their own line breaks made spaces) joined
+    by ``"\n"``; ``cp``/``flags``: its code points and their `char_flags`;
+    ``words``: the backend's cut of ``text``, junk included; ``kept``: index
+    in ``words`` of each non-junk token; ``start``/``length``: where that
+    token is in ``text``; ``doc``: the text it belongs to. ``n``: the number
+    of texts.
+    """
+
+    __slots__ = ("n", "text", "cp", "flags", "words", "kept", "start", "length", "doc")
+
+    def token_lists(self) -> list[list[str]]:
+        """The tokens of each text: what `tokenize` gives one by one."""
+        words = self.words
+        kept = [words[i] for i in self.kept.tolist()]
+        counts = np.bincount(self.doc, minlength=self.n).tolist()
+        it = iter(kept)
+        return [list(islice(it, c)) for c in counts]
+
+
+def cut_batch(texts: Sequence[Optional[str]]) -> Optional[CutBatch]:
+    """Cut a batch of texts in one backend call and locate every token (vectorised).
+
+    The texts are normalised, their line breaks made spaces, joined by
+    ``"\n"`` and cut once (jieba never joins a word across a line break).
+    Token lengths give each token's place in the joined text, and the junk
+    filter and the text of each token are computed on the code points with
+    numpy. Returns None when the cut does not line up (a backend that
+    changed the text, or a token across two texts): use `tokenize` then.
+    """
+    n = len(texts)
+    if not n:
+        return None
+    parts = ["" if t is None else t for t in texts]
+    joined = "\x00".join(parts)
+    if joined.count("\x00") == n - 1:
+        # one normalize/replace for the batch: NFKC, lower-casing and the
+        # newline pattern never act across "\x00" (a control character)
+        text = _NEWLINES.sub(" ", normalize(joined)).replace("\x00", "\n")
+    else:  # a text holds "\x00" itself
+        text = "\n".join(_NEWLINES.sub(" ", normalize(t)) if t else "" for t in parts)
+    words = _get_cut()(text)
+    length = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    if int(length.sum()) != len(text):
+        return None
+    cp = codepoints(text)
+    flags = char_flags(cp)
+    end = np.cumsum(length)
+    start = end - length
+    solid = np.concatenate([[0], np.cumsum((flags & JUNK) == 0, dtype=np.int64)])
+    kept = np.flatnonzero(solid[end] > solid[start])
+    sep_before = np.concatenate([[0], np.cumsum(cp == 10, dtype=np.int64)])
+    k_start, k_end = start[kept], end[kept]
+    doc = sep_before[k_start]
+    if kept.size and not np.array_equal(sep_before[k_end], doc):
+        return None  # a kept token holds a separator
+    cb = CutBatch()
+    cb.n, cb.text, cb.cp, cb.flags, cb.words = n, text, cp, flags, words
+    cb.kept, cb.start, cb.length, cb.doc = kept, k_start, length[kept], doc
+    return cb
+
 
 def tokenize_batch(texts: Iterable[Optional[str]]) -> list[list[str]]:
-    """`tokenize` over many texts, cut in one call (the same tokens as one by one).
-
-    The texts are joined by newlines (their own line breaks become spaces,
-    which the junk filter drops either way) and cut once; jieba never joins
-    a word across a line break, so the pieces split back cleanly.
-    """
-    norm = [_NEWLINES.sub(" ", normalize(t)) if t else "" for t in texts]
-    if not norm:
+    """`tokenize` over many texts, cut in one call (the same tokens as one by one)."""
+    texts = list(texts)
+    if not texts:
         return []
-    words = _get_cut()("\n".join(norm))
-    out: list[list[str]] = [[]]
-    cached = _junk_cache.get
-    junk = _is_junk
-    cur = out[0]
-    for w in words:
-        j = cached(w)
-        if j is None:
-            j = junk(w)
-        if not j:
-            cur.append(w)
-        elif j is _NEWLINE:  # the separator between two texts
-            cur = []
-            out.append(cur)
-    if len(out) != len(norm):  # a backend that merged or split a newline: be safe
+    cb = cut_batch(texts)
+    if cb is None:
         return [tokenize(t) for t in texts]
-    return out
+    return cb.token_lists()
 
 
 def identity(tokens):

@@ -229,3 +229,91 @@ def test_vectorised_features_and_keywords_match_the_reference(classifier):
     assert abs(f.transform(texts, tokens) - _reference_features(f, texts, tokens)).max() < 1e-6
     preds = classifier.predict_batch(texts)
     assert [p.keywords for p in preds] == [_reference_keywords(classifier, t) for t in tokens]
+
+
+def _reference_predictions(classifier, texts):
+    """Topics, sentiment, keywords, sensitive words and places, one text at a time.
+
+    Tokens from `tokenize` per text, features from `_reference_features`,
+    each linear model on its own, the sensitive words and places scanned
+    per text: what `predict_batch` must give, to float rounding.
+    """
+    import numpy as np
+
+    from classifier.model import PREDICT_MAX_CHARS, _sigmoid, _softmax
+    from classifier.tokenizer import normalize
+
+    norms = [normalize(t) for t in texts]
+    heads = [t[:PREDICT_MAX_CHARS] for t in norms]
+    tokens = [tokenize(t) for t in heads]
+    X = _reference_features(classifier.featurizer, heads, tokens)
+    topic_p = _sigmoid(np.asarray(X @ classifier.topic_weights) + classifier.topic_bias)
+    sent_p = _softmax(np.asarray(X @ classifier.sentiment_weights) + classifier.sentiment_bias)
+    out = []
+    for i, norm in enumerate(norms):
+        passed = [(c, float(topic_p[i, j])) for j, c in enumerate(classifier.topic_codes)
+                  if topic_p[i, j] >= classifier.thresholds.get(c, 0.5)]
+        passed.sort(key=lambda x: -x[1])
+        k = int(np.argmax(sent_p[i]))
+        out.append(Prediction(
+            topics=passed or [("other", float(1.0 - topic_p[i].max()))],
+            sentiment=(classifier.sentiment_labels[k], float(sent_p[i, k])),
+            keywords=_reference_keywords(classifier, tokens[i]),
+            sensitive_hits=[w for w in classifier.sensitive_levels if w in norm],
+            region=classifier.gazetteer.find(norm),
+        ))
+    return out
+
+
+def _assert_same_predictions(got, expected):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert [c for c, _ in g.topics] == [c for c, _ in e.topics]
+        assert [s for _, s in g.topics] == pytest.approx([s for _, s in e.topics], abs=1e-6)
+        assert g.sentiment[0] == e.sentiment[0]
+        assert g.sentiment[1] == pytest.approx(e.sentiment[1], abs=1e-6)
+        assert g.keywords == e.keywords
+        assert g.sensitive_hits == e.sensitive_hits
+        assert g.region == e.region
+
+
+def _with_places(classifier):
+    from classifier.places import Gazetteer
+    from .conftest import REPO_ROOT
+
+    return Classifier(featurizer=classifier.featurizer, topic_codes=classifier.topic_codes,
+                      topic_weights=classifier.topic_weights, topic_bias=classifier.topic_bias,
+                      thresholds=classifier.thresholds, sentiment_labels=classifier.sentiment_labels,
+                      sentiment_weights=classifier.sentiment_weights,
+                      sentiment_bias=classifier.sentiment_bias, metadata=classifier.metadata,
+                      sensitive_levels=classifier.sensitive_levels,
+                      gazetteer=Gazetteer.load(REPO_ROOT / "config" / "places.yaml"))
+
+
+@pytest.mark.parametrize("batch", [1, 7, 500])
+def test_predict_batch_equals_the_per_text_reference(classifier, batch):
+    from .test_features import varied_texts
+
+    clf = _with_places(classifier)
+    texts = varied_texts(400)
+    got = [p for s in range(0, len(texts), batch) for p in clf.predict_batch(texts[s:s + batch])]
+    expected = _reference_predictions(clf, texts)
+    _assert_same_predictions(got, expected)
+    assert any(p.region for p in got) and any(p.sensitive_hits for p in got)
+    assert sum(p.topics[0][0] != "other" for p in got) > 50
+
+
+def test_the_fallback_paths_give_the_same_predictions(classifier, monkeypatch):
+    """Without the one-cut batch (a backend that does not line up) or the hashed
+    token groups (a collision), `predict_batch` takes the per-text token lists."""
+    from classifier import features, model
+    from .test_features import varied_texts
+
+    clf = _with_places(classifier)
+    texts = varied_texts(150, seed=11)
+    expected = _reference_predictions(clf, texts)
+    monkeypatch.setattr(model, "cut_batch", lambda texts: None)
+    _assert_same_predictions(clf.predict_batch(texts), expected)
+    monkeypatch.undo()
+    monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype("uint64") * 0)
+    _assert_same_predictions(clf.predict_batch(texts), expected)

@@ -68,3 +68,19 @@ def test_user_dictionary_is_well_formed():
     assert len(words) == len(set(words)), "duplicate words in userdict.txt"
     for line in USERDICT_PATH.read_text(encoding="utf-8").splitlines():
         assert 1 <= len(line.split()) <= 3, line
+
+
+def test_batch_matches_single_on_varied_texts():
+    from .test_features import varied_texts
+
+    texts = varied_texts(400, seed=5) + [None]
+    assert tokenize_batch(texts) == [tokenize(t) for t in texts]
+    assert tokenize_batch([]) == []
+
+
+def test_texts_containing():
+    texts = ["小区停水", "", "爆炸\x00死亡", "停电了", "没事"]
+    joined = "\x00".join(texts)
+    assert tokenizer.texts_containing(["停水", "死亡", "了"], texts, joined) == [0, 2, 3]
+    assert tokenizer.texts_containing(["水\x00"], texts, joined) == [0, 1, 2, 3, 4]
+    assert tokenizer.texts_containing([], texts, joined) == []

@@ -1,0 +1,137 @@
+"""The vectorised feature path against the straightforward one, and its lookup tables."""
+from __future__ import annotations
+
+import json
+import random
+import unicodedata
+
+import numpy as np
+import pytest
+
+from classifier import features, tokenizer
+from classifier.corpus import SEED_PATH
+from classifier.features import IntTable, StringTable, span_hash, spans_equal
+from classifier.tokenizer import codepoints, cut_batch, normalize, tokenize
+
+#: Texts that exercise the corners of the batch paths: full-width forms,
+#: combining marks, Hangul, astral code points, "\x00", every kind of line
+#: break, whitespace runs, numbers, Greek final sigma, empty texts, a text
+#: longer than PREDICT_MAX_CHARS, and sentiment words with negators and
+#: degree adverbs.
+EDGE_TEXTS = [
+    "", " ", "\n\n", "x", "ＡＢＣ１２３ 全角，标点！", "URL http://x.cn/a?b=1&c=2 看看", "😀😀 表情 𠀀𠀁 𝐀𝟏",
+    "Σ ΣΑΣ σ. ODYSSEUS ΌΣΟΣ", "a\x00b 零字符\x00", "第一行\r\n第二行\u2028第三行\x85第四\x0b第五\x0c",
+    "３.５元 12.5 1.2.3 .. 2024年", "不满意，服务非常差，真的不好", "好 好 好 好 停水 停水 12 3.5",
+    "İstanbul ǅ ß ﬁ", "ｶﾀｶﾅ ﾊﾟ ㌀ ①② ㈱", "\t\t前后空白\t \u3000", "e\u0301 a\u0300\u0323 가\u11a8 \u1100\u1161",
+    "湖滨街道翠柳苑小区停水三天了没人管", "工人讨薪不成准备去堵路，听说化工厂爆炸造成死亡", "云台县石桥镇的路灯坏了，金桂花园物业不作为",
+    "感谢民警，没有不满意的地方", "非常不满意！！！", "__pos__ __neg_strong__ 不__满意", "医院挂号排了一上午" * 400,
+]
+
+
+def varied_texts(n: int = 400, seed: int = 7) -> list[str]:
+    """`n` texts: the edge cases, seed posts, and seeds cut, joined and mixed with the edge cases."""
+    seeds = [json.loads(line)["text"] for line in SEED_PATH.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    rng = random.Random(seed)
+    out = list(EDGE_TEXTS)
+    while len(out) < n:
+        a, k = rng.choice(seeds), rng.random()
+        if k < 0.5:
+            out.append(a)
+        elif k < 0.7:
+            out.append(a + rng.choice(["\n", " ", "，", "\t", "\r\n"]) + rng.choice(seeds))
+        elif k < 0.85:
+            out.append(a[: rng.randint(0, len(a))])
+        else:
+            out.append(a + " " + rng.choice(EDGE_TEXTS[:-1]))
+    return out
+
+
+def test_normalize_batch_equals_normalize():
+    texts = varied_texts()
+    assert tokenizer.normalize_batch(texts) == [normalize(t) for t in texts]
+    assert tokenizer.normalize_batch(["a\x00Ｂ", "ＣΣ"]) == [normalize("a\x00Ｂ"), normalize("ＣΣ")]
+
+
+def test_fast_nfkc_equals_unicodedata_around_every_bmp_code_point():
+    rng = random.Random(3)
+    bmp = [c for c in range(1, 0x10000) if not 0xD800 <= c <= 0xDFFF]
+    marks = [c for c in bmp if unicodedata.combining(chr(c))]
+    tokenizer._nfkc_table()
+    seconds = sorted(tokenizer._nfkc_astral["seconds"])
+    pieces = []
+    for c in bmp:  # each code point after and before things it may combine with
+        pieces.append(chr(rng.choice(bmp)) + chr(c) + chr(rng.choice(marks + seconds + bmp)))
+        pieces.append(chr(c) + chr(rng.choice(seconds)) + chr(rng.choice(marks)))
+    text = "".join(pieces) + "😀𝐀\U0001D15E\U00011099\U000110BA"
+    assert tokenizer._nfkc_fast(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_composition_seconds_need_only_the_scanned_planes():
+    full = {0x1161 + i for i in range(21)} | {0x11A8 + i for i in range(27)}
+    for c in range(0x110000):
+        d = unicodedata.decomposition(chr(c))
+        if d and d[0] != "<" and len(d.split()) == 2:
+            full.add(int(d.split()[1], 16))
+    assert tokenizer._composes_with_previous() == full
+
+
+def test_cut_batch_locates_the_tokens_of_each_text():
+    texts = varied_texts()
+    cb = cut_batch([normalize(t) for t in texts])
+    assert cb is not None and cb.n == len(texts)
+    assert cb.token_lists() == [tokenize(t) for t in texts]
+    text = cb.text
+    assert all(text[s:s + n] == cb.words[i]
+               for i, s, n in zip(cb.kept.tolist(), cb.start.tolist(), cb.length.tolist()))
+
+
+def test_string_table_is_exact_even_when_every_hash_collides(monkeypatch):
+    words = ["停水", "停电", "小区", "a", "ab", "停水了", "长一点的词语组合"]
+    monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype(np.uint64))
+    table = StringTable(words)
+    probe = ["停电", "小区", "停水", "xy", "停水了", "a", "b", "长一点的词语组合"]
+    cp = codepoints("".join(probe))
+    length = np.array([len(w) for w in probe])
+    start = np.cumsum(length) - length
+    found = table.find(length.astype(np.uint64), cp, start, length)
+    assert found.tolist() == [words.index(w) if w in words else -1 for w in probe]
+
+
+def test_span_hash_and_spans_equal():
+    cp = codepoints("停水停水停电abc")
+    start, length = np.array([0, 2, 4, 6, 0]), np.array([2, 2, 2, 3, 3])
+    h = span_hash(cp, start, length)
+    assert h[0] == h[1] and len(set(h[1:].tolist())) == 4
+    assert spans_equal(cp, start, length, cp, np.array([2, 0, 2, 6, 0]), np.array([2, 2, 2, 3, 2])).tolist() \
+        == [True, True, False, True, False]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 1000])
+def test_int_table(n):
+    rng = np.random.default_rng(n)
+    keys = np.unique(rng.integers(0, 1 << 43, size=n))
+    values = np.arange(keys.size)
+    table = IntTable(keys, values)
+    probe = np.concatenate([keys, keys + 1, rng.integers(0, 1 << 43, size=50)])
+    expected = {int(k): int(v) for k, v in zip(keys, values)}
+    assert table.get(probe).tolist() == [expected.get(int(k), -1) for k in probe]
+
+
+def test_transform_cut_equals_transform(classifier):
+    f = classifier.featurizer
+    texts = varied_texts()
+    heads = [normalize(t)[:3000] for t in texts]
+    cb = cut_batch(heads)
+    X, ti = f.transform_cut(cb)
+    reference = f.transform(heads, [tokenize(t) for t in heads])
+    assert X.shape == reference.shape
+    assert abs(X - reference).max() < 1e-6
+    assert (abs(X - reference) > 1e-6).nnz == 0 and X.nnz == reference.nnz
+
+
+def test_transform_cut_declines_on_a_hash_collision_in_the_batch(classifier, monkeypatch):
+    f = classifier.featurizer
+    monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype(np.uint64))
+    cb = cut_batch(["停水停电", "停水"])
+    assert f.transform_cut(cb) is None
