@@ -37,16 +37,12 @@ def unique(kind: str) -> str:
 
 def kafka_problem() -> str | None:
     """None when the broker answers, else the reason it does not."""
-    from stream.kafka_bus import _admin
+    from stream.kafka_bus import check_reachable
     from yuqing.config import Settings
 
     settings = Settings()
     try:
-        admin = _admin(settings, bootstrap_timeout_ms=5000)
-        try:
-            admin.list_topics()
-        finally:
-            admin.close()
+        check_reachable(settings, timeout_s=5.0)
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         return f"kafka at {settings.kafka_bootstrap}: {type(exc).__name__}: {exc}"
     return None
