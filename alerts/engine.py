@@ -36,10 +36,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from alerts.case import service as cases
+from alerts.case.models import CaseRow
 from alerts.deadlines import Clocks
 from alerts.events import EventGrouper
 from alerts.models import AlertRow, EventPostRow, EventRow, RuleStateRow
@@ -76,6 +77,7 @@ class AlertsEngine:
         self.offsets: dict[str, int] = {}
         self.events = EventGrouper(threshold=similarity, window=EVENT_WINDOW)
         self._lock = threading.Lock()  # the worker and the scheduler share one engine
+        self._batch: Optional[_Lookups] = None  # while a batch's candidates are committed
         self._load_state()
 
     @classmethod
@@ -100,11 +102,13 @@ class AlertsEngine:
         states = {r.name: r.get_state() for r in self.rules}
         states[OFFSETS] = dict(self.offsets)
         for name, state in states.items():
-            row = s.get(RuleStateRow, name) or RuleStateRow(rule=name)
-            row.state = state
-            row.disabled_reason = self.disabled.get(name)
-            row.updated_at = now_utc()
-            s.add(row)
+            # written without reading the stored state first (it can be large)
+            values = {"state": state, "disabled_reason": self.disabled.get(name),
+                      "updated_at": now_utc()}
+            done = s.execute(update(RuleStateRow.__table__)
+                             .where(RuleStateRow.__table__.c.rule == name).values(**values))
+            if done.rowcount == 0:
+                s.execute(insert(RuleStateRow.__table__).values(rule=name, **values))
 
     def is_applied(self, topic: str, partition: int, offset: int) -> bool:
         return offset <= self.offsets.get(f"{topic}:{partition}", -1)
@@ -145,10 +149,15 @@ class AlertsEngine:
     def _commit(self, s: Session, found: list[Candidate], posts: dict[str, ClassifiedPost],
                 now: datetime, offsets: Optional[dict[str, int]]) -> list[str]:
         new: list[str] = []
-        for cand in found:
-            alert_id = self._recover(s, cand, now) if cand.recovery else self._apply(s, cand, posts, now)
-            if alert_id and not cand.recovery:
-                new.append(alert_id)
+        self._batch = _Lookups(s, found)
+        try:
+            for cand in found:
+                alert_id = (self._recover(s, cand, now) if cand.recovery
+                            else self._apply(s, cand, posts, now))
+                if alert_id and not cand.recovery:
+                    new.append(alert_id)
+        finally:
+            self._batch = None
         if offsets:
             for k, v in offsets.items():
                 self.offsets[k] = max(v, self.offsets.get(k, -1))
@@ -156,8 +165,7 @@ class AlertsEngine:
         return new
 
     def _last(self, s: Session, key: str) -> Optional[AlertRow]:
-        return s.scalar(select(AlertRow).where(AlertRow.key == key)
-                        .order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(1))
+        return self._batch.last.get(key)
 
     def _apply(self, s: Session, cand: Candidate, posts: dict[str, ClassifiedPost],
                now: datetime) -> Optional[str]:
@@ -177,6 +185,7 @@ class AlertsEngine:
             summary=cand.summary, created_at=now, event_id=event.id,
         )
         s.add(alert)
+        self._batch.added(alert)
         log.info("alert %s %s [%s] %s", alert.id, cand.rule, cand.severity.value, cand.title)
         if cand.open_case:
             self._case(s, cand, event, posts, now)
@@ -184,7 +193,7 @@ class AlertsEngine:
 
     def _case(self, s: Session, cand: Candidate, event: EventRow,
               posts: dict[str, ClassifiedPost], now: datetime) -> None:
-        case = cases.case_for_event(s, event_id=event.id)
+        case = self._batch.case_for(s, event.id)
         if case is None:
             kind = cand.kind
             if kind == "board":
@@ -194,6 +203,7 @@ class AlertsEngine:
             case = cases.open_case(s, event=event, severity=cand.severity, kind=kind,
                                    route=self.routing.route(cand.topic, cand.region),
                                    clocks=self.clocks, now=now)
+            self._batch.cases[event.id] = case
         elif not cases.raise_severity(s, case=case, severity=cand.severity, clocks=self.clocks,
                                       now=now):
             return
@@ -206,7 +216,7 @@ class AlertsEngine:
             return None
         last.recovered_at = now
         log.info("alert %s %s recovered: %s", last.id, cand.rule, cand.summary)
-        case = cases.case_for_event(s, event_id=last.event_id) if last.event_id else None
+        case = self._batch.case_for(s, last.event_id) if last.event_id else None
         if case is not None and case.status != "closed":
             cases.log_action(s, case, actor="system", kind="recovery",
                              text=f"预警解除（{cand.rule}）：{cand.summary}")
@@ -219,7 +229,7 @@ class AlertsEngine:
                    now: datetime) -> EventRow:
         event = s.get(EventRow, cand.event_id) if cand.event_id else None
         if event is None and cand.evidence:
-            event = self._dominant(s, cand.evidence, posts)
+            event = self._dominant(s, cand.evidence, posts, self.events.member)
         if event is None:
             event = s.scalar(select(EventRow).where(EventRow.key == cand.key,
                                                     EventRow.last_seen_at >= now - EVENT_WINDOW)
@@ -236,18 +246,71 @@ class AlertsEngine:
         return event
 
     @staticmethod
-    def _dominant(s: Session, ids: list[str], posts: dict[str, ClassifiedPost]) -> Optional[EventRow]:
-        of = {pid: posts[pid].cluster_id for pid in ids if pid in posts and posts[pid].cluster_id}
+    def _dominant(s: Session, ids: list[str], posts: dict[str, ClassifiedPost],
+                  member: dict[str, str]) -> Optional[EventRow]:
+        of = _evidence_events(ids, posts, member)
         missing = [pid for pid in ids if pid not in of]
-        if missing:
+        if missing:  # posts of events closed since (the grouper knows the open ones)
             for pid, eid in s.execute(select(EventPostRow.post_id, EventPostRow.event_id)
                                       .where(EventPostRow.post_id.in_(missing[:500]))):
                 of.setdefault(pid, eid)
         if not of:
             return None
         counts = Counter(of.values())
-        events = [s.get(EventRow, e) for e in counts]
-        events = [e for e in events if e is not None]
+        events = list(s.scalars(select(EventRow).where(EventRow.id.in_(list(counts)))))
         if not events:
             return None
         return max(events, key=lambda e: (counts[e.id], -e.first_seen_at.timestamp()))
+
+
+def _evidence_events(ids: list[str], posts: dict[str, ClassifiedPost],
+                     member: dict[str, str]) -> dict[str, str]:
+    """post id -> event id for the evidence found in the batch or in the open events."""
+    of = {pid: posts[pid].cluster_id for pid in ids if pid in posts and posts[pid].cluster_id}
+    for pid in ids:
+        if pid not in of and pid in member:
+            of[pid] = member[pid]
+    return of
+
+
+class _Lookups:
+    """What a batch's candidates need from the store, read up front with one query per
+    table: the newest alert of each key, the events they may attach to, their cases.
+    The objects stay in the session (its identity map answers `get` and relationships)."""
+
+    def __init__(self, s: Session, found: list[Candidate]):
+        self.last: dict[str, AlertRow] = {}
+        self.cases: dict[str, Optional[CaseRow]] = {}
+        self.events: dict[str, EventRow] = {}
+        if not found:
+            return
+        keys = list({c.key for c in found})
+        for i in range(0, len(keys), 500):
+            ranked = select(AlertRow.id, func.row_number().over(
+                partition_by=AlertRow.key,
+                order_by=(AlertRow.created_at.desc(), AlertRow.id.desc())).label("n")).where(
+                AlertRow.key.in_(keys[i:i + 500])).subquery()
+            for alert in s.scalars(select(AlertRow).join(ranked, ranked.c.id == AlertRow.id)
+                                   .where(ranked.c.n == 1)):
+                self.last[alert.key] = alert
+        ids = {c.event_id for c in found if c.event_id}
+        ids.update(a.event_id for a in self.last.values() if a.event_id)
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            self.events.update((e.id, e) for e in s.scalars(
+                select(EventRow).where(EventRow.id.in_(chunk))))
+            self.cases.update(dict.fromkeys(chunk))
+            self.cases.update((c.event_id, c) for c in s.scalars(
+                select(CaseRow).where(CaseRow.event_id.in_(chunk))))
+
+    def added(self, alert: AlertRow) -> None:
+        """A new alert: the newest of its key, as the query would order them."""
+        last = self.last.get(alert.key)
+        if last is None or (alert.created_at, alert.id) >= (last.created_at, last.id):
+            self.last[alert.key] = alert
+
+    def case_for(self, s: Session, event_id: str) -> Optional[CaseRow]:
+        if event_id not in self.cases:
+            self.cases[event_id] = cases.case_for_event(s, event_id=event_id)
+        return self.cases[event_id]

@@ -19,7 +19,9 @@ afterwards). Two workloads:
 Time is simulated: posts arrive at `--rate` posts/s (default 3,000), each
 batch is processed at the time its last post arrived, so the rules' windows
 see the load the pipeline would give them and every run is deterministic.
-Each result carries a digest of what the engine wrote (events with their
+Wall time is reported (`posts_per_s`, the fastest of `--repeat` runs), and
+the CPU seconds of this process (on SQLite, all of the engine's work). Each
+result carries a digest of what the engine wrote (events with their
 counts, alerts with their evidence, cases), so that two versions of the
 engine can be checked for the same output on the same workload.
 """
@@ -151,6 +153,7 @@ def run(posts: list[ClassifiedPost], batch: int, backend: str, workdir: Path, ra
         engine.clock = lambda: clock["now"]
         prof = cProfile.Profile() if profile else None
         times = []
+        cpu = time.process_time()
         for i in range(0, len(posts), batch):
             chunk = posts[i:i + batch]
             clock["now"] = chunk[-1].fetched_at
@@ -161,12 +164,14 @@ def run(posts: list[ClassifiedPost], batch: int, backend: str, workdir: Path, ra
             if prof:
                 prof.disable()
             times.append(time.perf_counter() - t)
+        cpu = time.process_time() - cpu
         if prof:
             pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
         total = sum(times)
         return {"posts_per_s": round(len(posts) / total, 1), "seconds": round(total, 2),
-                "batches": len(times), "slowest_batch_s": round(max(times), 3),
+                "cpu_seconds": round(cpu, 2), "batches": len(times),
+                "slowest_batch_s": round(max(times), 3),
                 **digest(store.db)}
     finally:
         store.close()
@@ -181,6 +186,9 @@ def main() -> int:
     ap.add_argument("--backends", default=None,
                     help="default: sqlite, and postgresql when YUQING_TEST_DATABASE_URL is set")
     ap.add_argument("--rate", type=float, default=3000.0, help="simulated arrival rate, posts/s")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each configuration; the fastest is reported (the machine is "
+                         "shared with the servers)")
     ap.add_argument("--profile", default=None, metavar="WORKLOAD:BATCH:BACKEND",
                     help="run only this one, under cProfile (printed to stderr)")
     args = ap.parse_args()
@@ -198,9 +206,12 @@ def main() -> int:
         for workload, batch, backend in runs:
             if workload not in made:
                 made[workload] = {"random": random_posts, "demo": demo_posts}[workload](args.posts)
-            result = {"workload": workload, "batch": batch, "backend": backend,
-                      **run(made[workload], batch, backend, Path(tmp), args.rate,
-                            profile=bool(args.profile))}
+            tries = [run(made[workload], batch, backend, Path(tmp), args.rate,
+                         profile=bool(args.profile)) for _ in range(args.repeat)]
+            best = max(tries, key=lambda r: r["posts_per_s"])
+            result = {"workload": workload, "batch": batch, "backend": backend, **best}
+            if args.repeat > 1:
+                result["posts_per_s_runs"] = [r["posts_per_s"] for r in tries]
             report["runs"].append(result)
             print(json.dumps(result, ensure_ascii=False), file=sys.stderr, flush=True)
     print(json.dumps(report, ensure_ascii=False, indent=2))
