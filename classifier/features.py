@@ -307,11 +307,12 @@ class Featurizer:
     def transform_cut(self, cb) -> Optional[tuple[sp.csr_matrix, "TokenIds"]]:
         """(features, `TokenIds`) of a `tokenizer.CutBatch`: the same matrix as `transform`.
 
-        No Python operation per token or character: tokens are grouped by a
-        hash of their code points (checked exactly), looked up once per
-        distinct token, and the char n-grams and the tf-idf of the batch are
-        built with numpy. Returns None in the (never seen) case of two
-        different tokens of the batch with the same 64-bit hash; use
+        No Python operation per token or character: each token gets a key of
+        its code points (`token_keys`: exact up to 3 code points, a hash
+        checked code point by code point beyond), known strings are found by
+        key in a hash table, and the char n-grams and the tf-idf of the batch
+        are built with numpy. Returns None in the (never seen) case of two
+        different long tokens of the batch with the same 64-bit hash; use
         `transform_tokens` then.
         """
         from classifier.tokenizer import SPACE
@@ -320,29 +321,39 @@ class Featurizer:
         n, cp = cb.n, cb.cp
         start, length, rows = cb.start, cb.length, cb.doc
 
-        # --- words: group equal tokens, look each distinct one up once
-        h = span_hash(cp, start, length)
-        u_hash, first, ids = np.unique(h, return_index=True, return_inverse=True)
-        ids = ids.reshape(-1)
-        rep = first[ids]
-        other = np.flatnonzero(rep != np.arange(ids.size))
-        if other.size and not spans_equal(cp, start[other], length[other],
-                                          cp, start[rep[other]], length[rep[other]]).all():
-            return None
-        known = t.strings.find(u_hash, cp, start[first], length[first])
-        has = known >= 0
-        kn = np.where(has, known, 0)
-        u_vocab = np.where(has, t.vocab[kn], -1)
-        tok_col = u_vocab[ids]
+        # --- words: each token's key; known tokens (vocabulary, lexicon) are
+        # looked up by key, the others grouped by key for the keywords
+        keys = token_keys(cp, start, length)
+        kid = t.known.get(keys)
+        check = np.flatnonzero((kid >= 0) & (length > 3))  # hashed keys: compare the strings
+        if check.size:
+            e = kid[check]
+            same = spans_equal(cp, start[check], length[check], t.cp, t.start[e], t.length[e])
+            kid[check[~same]] = -1
+        n_known = len(t.strings)
+        ids = kid.copy()
+        unknown = np.flatnonzero(kid < 0)
+        if unknown.size:
+            u_keys, u_first, u_inv = np.unique(keys[unknown], return_index=True, return_inverse=True)
+            u_inv = u_inv.reshape(-1)
+            rep = unknown[u_first][u_inv]
+            check = np.flatnonzero((rep != unknown) & (length[unknown] > 3))
+            if check.size and not spans_equal(cp, start[unknown[check]], length[unknown[check]],
+                                              cp, start[rep[check]], length[rep[check]]).all():
+                return None
+            ids[unknown] = n_known + u_inv
+            unknown_first = unknown[u_first]
+        else:
+            u_keys, unknown_first = keys[:0], unknown
+        is_known = kid >= 0
+        kn = np.maximum(kid, 0)
+        tok_col = np.where(is_known, t.vocab[kn], -1)
         hit = tok_col >= 0
         rows_w, cols_w = [rows[hit]], [tok_col[hit]]
 
         # sentiment cues, as in `transform_tokens`
-        u_pol = np.where(has, t.polarity[kn], 0).astype(np.int8)
-        at = np.flatnonzero(u_pol[ids])
+        at = np.flatnonzero(is_known & (t.polarity[kn] != 0))
         if at.size:
-            u_negator = has & t.negator[kn]
-            u_degree = np.where(has, t.degree[kn], 0.0)
             starts = np.searchsorted(rows, np.arange(n))
             first_tok = starts[rows[at]]
             flips = np.zeros(at.size, dtype=np.int64)
@@ -350,11 +361,13 @@ class Featurizer:
             for k in range(1, WINDOW + 1):
                 prev = at - k
                 ok = prev >= first_tok
-                pid = ids[np.where(ok, prev, 0)]
-                is_neg = ok & u_negator[pid]
+                pk = kid[np.where(ok, prev, 0)]
+                ok &= pk >= 0
+                pk = np.maximum(pk, 0)
+                is_neg = ok & t.negator[pk]
                 flips += is_neg
-                weight = np.maximum(weight, np.where(ok & ~is_neg, u_degree[pid], 0.0))
-            code = (u_pol[ids[at]].astype(np.int64) - 1) * 4 + (flips % 2) * 2
+                weight = np.maximum(weight, np.where(ok & ~is_neg, t.degree[pk], 0.0))
+            code = (t.polarity[kid[at]].astype(np.int64) - 1) * 4 + (flips % 2) * 2
             strong = weight >= 1.5
             c_rows = np.concatenate([rows[at], rows[at][strong]])
             c_cols = np.concatenate([t.cue_col[code], t.cue_col[code[strong] + 1]])
@@ -390,10 +403,11 @@ class Featurizer:
         nw = t.n_words
         X = _csr_from_pairs(np.concatenate(rows_w + [c_doc[c_hit]]),
                             np.concatenate(cols_w + [c_col[c_hit] + nw]),
-                            n, t.idf.size, t.idf, t.block)
+                            n, t.idf.size, t.idf, nw)
         ti = TokenIds()
-        ti.cb, ti.ids, ti.rows, ti.first = cb, ids, rows, first
-        ti.vocab_ids, ti.hash, ti.n_uniq = u_vocab, u_hash, int(u_hash.size)
+        ti.cb, ti.tables, ti.ids, ti.rows, ti.col = cb, t, ids, rows, tok_col
+        ti.unknown_first, ti.unknown_keys = unknown_first, u_keys
+        ti.n_uniq = n_known + int(u_keys.size)
         return X, ti
 
 
@@ -470,51 +484,47 @@ def spans_equal(cp_a, start_a, len_a, cp_b, start_b, len_b) -> np.ndarray:
     return eq
 
 
-class StringTable:
-    """A fixed set of strings found by `span_hash` + `spans_equal` (exact)."""
+def token_keys(cp: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """An int64 key of each string ``cp[start:start + length]``.
 
-    def __init__(self, strings: Sequence[str]):
-        from classifier.tokenizer import codepoints
-
-        strings = list(strings)
-        self.cp = codepoints("".join(strings)).astype(np.int64)
-        self.length = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-        self.start = np.cumsum(self.length) - self.length
-        h = span_hash(self.cp, self.start, self.length)
-        self.order = np.argsort(h, kind="stable")
-        self.hash = h[self.order]
-
-    def find(self, h: np.ndarray, cp: np.ndarray, start: np.ndarray, length: np.ndarray):
-        """Index in the table of each string ``cp[start:+length]`` with hash `h` (-1: absent)."""
-        out = np.full(h.size, -1, dtype=np.int64)
-        if not self.hash.size or not h.size:
-            return out
-        pos = np.searchsorted(self.hash, h)
-        # equal hashes are adjacent: try each in turn (almost always one)
-        idx = np.flatnonzero(pos < self.hash.size)
-        while idx.size:
-            p = pos[idx]
-            idx, p = idx[self.hash[p] == h[idx]], p[self.hash[p] == h[idx]]
-            if not idx.size:
-                break
-            e = self.order[p]
-            ok = spans_equal(cp, start[idx], length[idx], self.cp, self.start[e], self.length[e])
-            out[idx[ok]] = e[ok]
-            idx = idx[~ok]
-            pos[idx] += 1
-            idx = idx[pos[idx] < self.hash.size]
-        return out
+    Strings of up to 3 code points are packed exactly (21 bits each, top
+    bit clear); longer ones get their `span_hash` with the top bit set and
+    the lowest clear (never -1), so two strings with the same key are equal
+    unless both are longer than 3 and their hashes collide: callers check
+    those with `spans_equal`.
+    """
+    padded = np.concatenate([cp, np.zeros(2, dtype=cp.dtype)]).astype(np.int64)
+    key = padded[start] + 1
+    key |= np.where(length > 1, padded[start + 1] + 1, 0) << 21
+    key |= np.where(length > 2, padded[start + 2] + 1, 0) << 42
+    long_ = np.flatnonzero(length > 3)
+    if long_.size:
+        h = span_hash(cp, start[long_], length[long_])
+        key[long_] = (((h >> np.uint64(2)) << np.uint64(1)) | np.uint64(1 << 63)).view(np.int64)
+    return key
 
 
 class IntTable:
-    """int64 key -> int32 value, open addressing with linear probing, vectorised."""
+    """int64 key -> int value (both >= 0 when packed), open addressing, vectorised.
+
+    Linear probing in a table at most a quarter full, so that almost every
+    key is settled by the first probe: one gather for the batch, then a few
+    small rounds for the rest. When key and value fit in 63 bits together
+    they are packed in one int64 (one memory access per probe).
+    """
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
-        keys = np.asarray(keys, dtype=np.int64)
-        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 3))))
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        values = np.ascontiguousarray(values, dtype=np.int64)
+        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 4))))
         self.mask = (1 << self.bits) - 1
-        self.keys = np.full(1 << self.bits, _EMPTY, dtype=np.int64)
-        self.values = np.zeros(1 << self.bits, dtype=np.int32)
+        self.value_bits = max(1, int(values.max()).bit_length()) if values.size else 1
+        key_bits = int(keys.max()).bit_length() if keys.size else 0
+        self.packed = bool(keys.size == 0 or (keys.min() >= 0 and values.min() >= 0
+                                              and key_bits + self.value_bits <= 63))
+        size = 1 << self.bits
+        self.keys = np.full(size, _EMPTY, dtype=np.int64)
+        self.values = np.zeros(size, dtype=np.int64)
         slot = self._slot(keys)
         pending = np.arange(keys.size)
         while pending.size:
@@ -528,23 +538,36 @@ class IntTable:
             placed[winners] = True
             pending = pending[~placed[pending]]
             slot[pending] = (slot[pending] + 1) & self.mask
+        if self.packed:
+            used = self.keys != _EMPTY
+            self.entries = np.where(used, (self.keys << self.value_bits) | self.values, _EMPTY)
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).astype(np.int64)
+        return ((keys.view(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).view(np.int64)
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key, -1 for keys not in the table."""
-        out = np.full(keys.size, -1, dtype=np.int64)
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
         slot = self._slot(keys)
-        idx = np.arange(keys.size)
+        if self.packed:
+            entry = self.entries[slot]
+            hit = (entry >> self.value_bits) == keys
+            out = np.where(hit, entry & ((1 << self.value_bits) - 1), -1)
+            more = np.flatnonzero(~hit & (entry != _EMPTY))
+        else:
+            found = self.keys[slot]
+            hit = found == keys
+            out = np.where(hit, self.values[slot], -1)
+            more = np.flatnonzero(~hit & (found != _EMPTY))
+        idx = more
+        s = slot[idx]
         while idx.size:
-            s = slot[idx]
+            s = (s + 1) & self.mask
             found = self.keys[s]
             hit = found == keys[idx]
             out[idx[hit]] = self.values[s[hit]]
             more = ~hit & (found != _EMPTY)
-            idx = idx[more]
-            slot[idx] = (s[more] + 1) & self.mask
+            idx, s = idx[more], s[more]
         return out
 
 
@@ -558,10 +581,20 @@ class FastTables:
     """
 
     def __init__(self, f: "Featurizer"):
+        from classifier.tokenizer import codepoints
+
         lex = f.lexicon
         pos, neg, negators, degree = lex["pos"], lex["neg"], lex["negators"], lex["degree"]
         strings = list(dict.fromkeys([*f.word_vocab, *pos, *neg, *negators, *degree]))
-        self.strings = StringTable(strings)
+        self.strings = strings
+        self.string_array = np.array(strings, dtype=object)
+        self.cp = codepoints("".join(strings))
+        self.length = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        self.start = np.cumsum(self.length) - self.length
+        keys = token_keys(self.cp, self.start, self.length)
+        if np.unique(keys).size != keys.size:  # two known strings with one hash: never seen
+            raise ValueError("known strings collide")
+        self.known = IntTable(keys, np.arange(keys.size))
         get = f.word_vocab.get
         n = len(strings)
         self.vocab = np.fromiter((get(t, -1) for t in strings), dtype=np.int64, count=n)
@@ -574,53 +607,79 @@ class FastTables:
              for p in ("pos", "neg") for ng in (0, 1) for st in (0, 1)], dtype=np.int64)
         keys = f.char_keys
         cols = np.arange(keys.size, dtype=np.int64)
-        self.unigram = np.full(0x10000, -1, dtype=np.int64)
+        self.unigram = np.full(0x10000, -1, dtype=np.int32)
         bmp = keys < 0x10000
         self.unigram[keys[bmp]] = cols[bmp]
         self.ngrams = IntTable(keys[~bmp], cols[~bmp])
         self.idf = np.concatenate([f.word_idf, f.char_idf]).astype(np.float32)
         self.n_words = len(f.word_vocab)
-        self.block = np.concatenate([np.zeros(self.n_words, dtype=np.int64),
-                                     np.ones(keys.size, dtype=np.int64)])
 
 
 class TokenIds:
     """The kept tokens of a `CutBatch` grouped by string: what keywords need.
 
-    ``ids``: the group (distinct token) of each token; ``rows``: the text of
-    each token; ``first``: the index of each group's first token;
-    ``vocab_ids``: each group's word column (-1: none); ``hash``: each
-    group's `span_hash`; ``n_uniq``: the number of groups.
+    ``ids``: the group of each token: a known string's index in
+    ``tables.strings``, or ``len(tables.strings)`` + the number of an
+    unknown string of the batch (``unknown_first``: its first token;
+    ``unknown_keys``: its `token_keys` key); ``rows``: the text of each
+    token; ``col``: its word column (-1: none); ``n_uniq``: the number of
+    group numbers.
     """
 
-    __slots__ = ("cb", "ids", "rows", "first", "vocab_ids", "hash", "n_uniq")
+    __slots__ = ("cb", "tables", "ids", "rows", "col", "unknown_first", "unknown_keys", "n_uniq")
 
     def word(self, u: int) -> str:
+        strings = self.tables.strings
+        if u < len(strings):
+            return strings[u]
         cb = self.cb
-        return cb.words[int(cb.kept[self.first[u]])]
+        return cb.words[int(cb.kept[self.unknown_first[u - len(strings)]])]
+
+    def words_of(self, u: np.ndarray) -> list[str]:
+        """The strings of group numbers `u`."""
+        n_known = len(self.tables.strings)
+        out = self.tables.string_array[np.minimum(u, n_known - 1)] if n_known else \
+            np.empty(u.size, dtype=object)
+        unknown = np.flatnonzero(u >= n_known)
+        if unknown.size:
+            words, kept = self.cb.words, self.cb.kept
+            at = kept[self.unknown_first[u[unknown] - n_known]].tolist()
+            out[unknown] = [words[i] for i in at]
+        return out.tolist()
 
 
 def _csr_from_pairs(doc: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int, idf: np.ndarray,
-                    block: Optional[np.ndarray] = None) -> sp.csr_matrix:
-    """Sublinear tf-idf rows of (text, column) occurrences, L2-normalised per block."""
-    key = np.sort(doc * n_cols + col)
+                    split: Optional[int] = None) -> sp.csr_matrix:
+    """Sublinear tf-idf rows of (text, column) occurrences, L2-normalised per block.
+
+    The blocks are the columns below `split` and the rest (one block when
+    None). Occurrences are counted by sorting one (text, column) key each,
+    32-bit when the batch allows it.
+    """
+    shift = max(int(n_cols - 1).bit_length(), 1)
+    key = (doc << shift) | col
+    if (n_rows << shift) <= 2 ** 32:
+        key = key.astype(np.uint32)
+    key.sort()
     if key.size:
         new = np.empty(key.size, dtype=bool)
         new[0] = True
         np.not_equal(key[1:], key[:-1], out=new[1:])
         at = np.flatnonzero(new)
         counts = np.diff(np.append(at, key.size)).astype(np.float32)
-        key = key[at]
+        key = key[at].astype(np.int64)
     else:
         counts = np.zeros(0, dtype=np.float32)
-    rows, cols = key // n_cols, key % n_cols
+        key = key.astype(np.int64)
+    rows, cols = key >> shift, key & ((1 << shift) - 1)
     data = (np.float32(1.0) + np.log(counts)) * idf[cols]
-    group = rows if block is None else rows * 2 + block[cols]
-    n_groups = n_rows if block is None else 2 * n_rows
-    norm = np.sqrt(np.bincount(group, weights=data.astype(np.float64) ** 2, minlength=n_groups))
+    if split is None:
+        group, n_groups = rows, n_rows
+    else:
+        group, n_groups = rows * 2 + (cols >= split), 2 * n_rows
+    norm = np.sqrt(np.bincount(group, weights=np.square(data, dtype=np.float64), minlength=n_groups))
     norm[norm == 0] = 1.0
     data = (data / norm[group]).astype(np.float32)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    indptr = np.zeros(n_rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return sp.csr_matrix((data, cols.astype(np.int32), indptr.astype(np.int32)),
-                         shape=(n_rows, n_cols))
+    return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n_rows, n_cols))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,7 @@ import joblib
 import numpy as np
 import yaml
 
-from classifier.features import BatchTokens, Featurizer, TokenIds, span_hash
+from classifier.features import BatchTokens, Featurizer, TokenIds, token_keys
 from classifier.places import Gazetteer, default_places_path
 from classifier.tokenizer import BACKEND as tokenizer_backend
 from classifier.tokenizer import (DIGIT, DOT, codepoints, cut_batch, normalize, normalize_batch,
@@ -37,6 +38,8 @@ FORMAT_VERSION = 2
 #: of at most a few hundred characters); sensitive words and places scan the whole text.
 PREDICT_MAX_CHARS = 3000
 N_KEYWORDS = 5
+#: Texts per chunk when `Classifier.threads` > 1 pipelines a batch.
+PIPELINE_CHUNK = 128
 SEVERITY_ORDER = ("high", "medium", "low")
 
 #: Two-character function words that tf-idf would otherwise pick as keywords.
@@ -116,6 +119,11 @@ def sensitive_level(word: str, path: Optional[Path] = None) -> Optional[str]:
     return _levels_of(str(path), mtime).get(normalize(word))
 
 
+def _keyword_ok(token: str) -> bool:
+    """A token that may be a keyword: 2+ characters, not a stop word, not a number."""
+    return len(token) > 1 and token not in KEYWORD_STOPWORDS and not token.replace(".", "").isdigit()
+
+
 def _neg_second(pair):
     return -pair[1]
 
@@ -128,6 +136,22 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _thread_pool():
+    """The one worker thread that prepares the next chunk of a batch (see `predict_batch`)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yuqing-classify")
+    return _pool
 
 
 def atomic_dump(obj, path: Path, *, compress=0) -> None:
@@ -171,6 +195,8 @@ class Classifier:
         self.metadata = dict(metadata)
         self.sensitive_levels = dict(sensitive_levels or {})
         self.gazetteer = gazetteer or Gazetteer([])
+        #: 2: pipeline big batches over two threads (see `predict_batch`); 1: one thread.
+        self.threads = 1
         if self.topic_weights.shape != (featurizer.n_features, len(self.topic_codes)):
             raise ModelError("topic weights do not match the features and topic codes")
         if self.sentiment_weights.shape != (featurizer.n_features, len(self.sentiment_labels)):
@@ -259,71 +285,89 @@ class Classifier:
             get = f.word_vocab.get
             vocab_ids = np.fromiter((get(t, -1) for t in bt.uniq), dtype=np.int64,
                                     count=len(bt.uniq))
-        ok = np.fromiter((len(t) > 1 and t not in KEYWORD_STOPWORDS
-                          and not t.replace(".", "").isdigit() for t in bt.uniq),
-                         dtype=bool, count=len(bt.uniq))
+        ok = np.fromiter((_keyword_ok(t) for t in bt.uniq), dtype=bool, count=len(bt.uniq))
         uniq = bt.uniq
-        return self._top_terms(bt.ids, bt.rows, int(bt.starts.size), vocab_ids, ok, uniq.__getitem__)
+        return self._top_terms(bt.ids, bt.rows, int(bt.starts.size), len(uniq),
+                               vocab_ids[bt.ids], ok[bt.ids], lambda u: [uniq[i] for i in u.tolist()])
 
     def _keywords_ids(self, ti: TokenIds) -> list[list[str]]:
-        """`_keywords_batch` over the grouped tokens of the vectorised path.
+        """`_keywords_batch` over the token groups of the vectorised path.
 
-        Length, numbers (digits and dots only) and stop words are decided on
-        the code points; a stop-word hash match is confirmed on the string.
+        Whether a known string may be a keyword is decided once per model;
+        for the batch's unknown strings, length and numbers (digits and dots
+        only) are decided on the code points and stop words by key (checked
+        on the string beyond 3 characters).
         """
-        cb, first = ti.cb, ti.first
-        start, length = cb.start[first], cb.length[first]
-        flags = cb.flags
-        digits = np.concatenate([[0], np.cumsum((flags & DIGIT) != 0, dtype=np.int64)])
-        dots = np.concatenate([[0], np.cumsum((flags & DOT) != 0, dtype=np.int64)])
-        n_digits = digits[start + length] - digits[start]
-        n_dots = dots[start + length] - dots[start]
-        numeric = (n_digits > 0) & (n_digits + n_dots == length)
-        ok = (length > 1) & ~numeric
-        for u in np.flatnonzero(np.isin(ti.hash, self._stopword_hashes()) & ok).tolist():
-            if ti.word(u) in KEYWORD_STOPWORDS:
-                ok[u] = False
-        return self._top_terms(ti.ids, ti.rows, cb.n, ti.vocab_ids, ok, ti.word)
+        cb, tables = ti.cb, ti.tables
+        known_ok = self._known_keyword_ok(tables)
+        n_known = known_ok.size
+        ok_known_tok = (known_ok[np.minimum(ti.ids, n_known - 1)] if n_known
+                        else np.zeros(ti.ids.size, dtype=bool))
+        u_first = ti.unknown_first
+        if u_first.size:
+            start, length = cb.start[u_first], cb.length[u_first]
+            flags = cb.flags
+            digits = np.concatenate([[0], np.cumsum((flags & DIGIT) != 0, dtype=np.int64)])
+            dots = np.concatenate([[0], np.cumsum((flags & DOT) != 0, dtype=np.int64)])
+            n_digits = digits[start + length] - digits[start]
+            n_dots = dots[start + length] - dots[start]
+            u_ok = (length > 1) & ~((n_digits > 0) & (n_digits + n_dots == length))
+            stop = np.flatnonzero(np.isin(ti.unknown_keys, self._stopword_keys()) & u_ok)
+            for u in stop.tolist():
+                if ti.word(n_known + u) in KEYWORD_STOPWORDS:
+                    u_ok[u] = False
+            unknown_tok = ti.ids >= n_known
+            ok = np.where(unknown_tok, u_ok[np.maximum(ti.ids - n_known, 0)], ok_known_tok)
+        else:
+            ok = ok_known_tok
+        return self._top_terms(ti.ids, ti.rows, cb.n, ti.n_uniq, ti.col, ok, ti.words_of)
 
-    def _stopword_hashes(self) -> np.ndarray:
-        h = self.__dict__.get("_stop_hashes")
-        if h is None:
+    def _known_keyword_ok(self, tables) -> np.ndarray:
+        """`_keyword_ok` of each known string of the featurizer's tables (once)."""
+        cached = self.__dict__.get("_known_kw")
+        if cached is None or cached[0] is not tables:
+            ok = np.fromiter(map(_keyword_ok, tables.strings), dtype=bool, count=len(tables.strings))
+            cached = self._known_kw = (tables, ok)
+        return cached[1]
+
+    def _stopword_keys(self) -> np.ndarray:
+        keys = self.__dict__.get("_stop_keys")
+        if keys is None:
             words = sorted(KEYWORD_STOPWORDS)
             cp = codepoints("".join(words))
             length = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-            h = self._stop_hashes = span_hash(cp, np.cumsum(length) - length, length)
-        return h
+            keys = self._stop_keys = token_keys(cp, np.cumsum(length) - length, length)
+        return keys
 
-    def _top_terms(self, ids, rows, n_docs: int, vocab_ids, ok, word) -> list[list[str]]:
+    def _top_terms(self, ids, rows, n_docs: int, n_uniq: int, col, ok, words_of) -> list[list[str]]:
         """Top `N_KEYWORDS` tokens of each text by ``(1 + log tf) * idf`` among `ok` ones.
 
-        ``ids``/``rows``: distinct-token number and text of each token, in
-        text order; ``vocab_ids``/``ok``: per distinct token; ``word(u)``: its string.
+        Per token, in text order: ``ids`` its string's number (< `n_uniq`),
+        ``rows`` its text, ``col`` its word column (-1: unseen, the top idf),
+        ``ok`` whether it may be a keyword; ``words_of(u)``: the strings of numbers `u`.
         """
-        out: list[list[str]] = [[] for _ in range(n_docs)]
-        if not ids.size:
-            return out
-        f = self.featurizer
-        idf = f.word_idf.astype(np.float64)
-        unseen = float(idf.max()) if idf.size else 1.0
-        u_idf = np.where(vocab_ids >= 0, idf[np.maximum(vocab_ids, 0)] if idf.size else unseen,
-                         unseen)
-        sel = np.flatnonzero(ok[ids])
+        sel = np.flatnonzero(ok)
         if not sel.size:
-            return out
-        n_uniq = int(vocab_ids.size)
+            return [[] for _ in range(n_docs)]
+        idf = self.featurizer.word_idf.astype(np.float64)
+        unseen = float(idf.max()) if idf.size else 1.0
         uid, doc = ids[sel], rows[sel]
         key = doc * n_uniq + uid
+        if n_docs * n_uniq < 2 ** 32:
+            key = key.astype(np.uint32)
         ukey, first, counts = np.unique(key, return_index=True, return_counts=True)
+        ukey = ukey.astype(np.int64)
         kdoc, kuid, kfirst = ukey // n_uniq, ukey % n_uniq, sel[first]
-        score = (1.0 + np.log(np.minimum(counts, 63))) * u_idf[kuid]
+        kcol = col[kfirst]
+        k_idf = np.where(kcol >= 0, idf[np.maximum(kcol, 0)] if idf.size else unseen, unseen)
+        score = (1.0 + np.log(np.minimum(counts, 63))) * k_idf
         order = np.lexsort((kfirst, -score, kdoc))
         kdoc, kuid = kdoc[order], kuid[order]
         group_start = np.searchsorted(kdoc, kdoc, side="left")
         keep = (np.arange(kdoc.size) - group_start) < N_KEYWORDS
-        for d, u in zip(kdoc[keep].tolist(), kuid[keep].tolist()):
-            out[d].append(word(u))
-        return out
+        bounds = np.searchsorted(kdoc[keep], np.arange(n_docs + 1)).tolist()
+        words = words_of(kuid[keep])
+        return [words[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def _sensitive(self, norm: str) -> list[str]:
         return [w for w in self.sensitive_levels if w in norm]
@@ -355,21 +399,45 @@ class Classifier:
 
     # --------------------------------------------------------- prediction
     def predict_batch(self, texts: list[str]) -> list[Prediction]:
-        """Classify many texts at once (one vectorisation for the batch).
+        """Classify many texts at once (one vectorisation per chunk of the batch).
 
-        The batch is cut in one call and vectorised without a Python
+        Each chunk is cut in one call and vectorised without a Python
         operation per token (`Featurizer.transform_cut`); if that path cannot
-        be taken, the per-text token lists are used (the same result).
+        be taken, the per-text token lists are used (the same result). With
+        ``threads`` > 1 a batch of more than `PIPELINE_CHUNK` texts is done
+        in chunks, the next chunk normalised and cut in a second thread while
+        this one is vectorised (rjieba cuts without holding the GIL).
         """
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
             return []
+        chunk = PIPELINE_CHUNK
+        if self.threads < 2 or len(texts) < 2 * chunk:
+            return self._finish(*self._prepare(texts))
+        parts = [texts[i:i + chunk] for i in range(0, len(texts), chunk)]
+        if len(parts[-1]) < chunk // 2:  # no small tail chunk
+            parts[-2:] = [parts[-2] + parts[-1]]
+        pool = _thread_pool()
+        ahead = pool.submit(self._prepare, parts[1])
+        out = self._finish(*self._prepare(parts[0]))
+        for k in range(1, len(parts)):
+            prepared = ahead.result()
+            if k + 1 < len(parts):
+                ahead = pool.submit(self._prepare, parts[k + 1])
+            out += self._finish(*prepared)
+        return out
+
+    def _prepare(self, texts: list[str]):
+        """(normalised texts, heads, `CutBatch` or None): the part a second thread can do."""
         norms = normalize_batch(texts)  # once; later normalize calls are cheap checks
         if max(map(len, norms)) > PREDICT_MAX_CHARS:
             heads = [t[:PREDICT_MAX_CHARS] for t in norms]
         else:
             heads = norms
-        cb = cut_batch(heads)
+        return norms, heads, cut_batch(heads)
+
+    def _finish(self, norms: list[str], heads: list[str], cb) -> list[Prediction]:
+        texts = norms
         fast = self.featurizer.transform_cut(cb) if cb is not None else None
         if fast is not None:
             X, ti = fast

@@ -21,10 +21,11 @@ symbols are dropped.
 from __future__ import annotations
 
 import importlib.util
-from bisect import bisect_right
 import re
 import threading
 import unicodedata
+from bisect import bisect_right
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -166,28 +167,37 @@ def normalize_batch(texts: Sequence[str]) -> list[str]:
     return joined.lower().split("\x00")
 
 
-def texts_containing(words, texts: list[str], joined: str) -> list[int]:
-    """Indexes of the `texts` (``joined`` = ``"\x00".join(texts)``) holding one of `words`.
+@lru_cache(maxsize=16)
+def _alternation(words: tuple[str, ...]) -> "re.Pattern[str]":
+    return re.compile("|".join(map(re.escape, words)))
 
-    One `str.find` scan of the whole batch per word; a word with "\x00" in it
-    makes every text a candidate.
+
+def texts_containing(words, texts: Sequence[str], joined: str) -> list[int]:
+    """Indexes of the `texts` (``joined`` = ``"\x00".join(texts)``) that hold one of `words`.
+
+    One regex alternation of the words scans the whole batch and jumps to
+    the next text after a hit. A text holding a word always yields a match
+    (matches never cross "\x00"), so the answer is exact; a word with
+    "\x00" in it makes every text a candidate.
     """
-    starts, pos = [], 0
-    for t in texts:
-        starts.append(pos)
-        pos += len(t) + 1
-    found: set[int] = set()
-    for w in words:
-        if not w:
-            continue
-        if "\x00" in w:
-            return list(range(len(texts)))
-        i = joined.find(w)
-        while i >= 0:
-            d = bisect_right(starts, i) - 1
-            found.add(d)
-            i = joined.find(w, starts[d + 1]) if d + 1 < len(texts) else -1
-    return sorted(found)
+    words = tuple(w for w in words if w)
+    if not words or not texts:
+        return []
+    if any("\x00" in w for w in words):
+        return list(range(len(texts)))
+    pattern = _alternation(words)
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1, out=starts[1:])
+    starts_list = starts.tolist()
+    found: list[int] = []
+    m = pattern.search(joined)
+    while m is not None:
+        d = bisect_right(starts_list, m.start()) - 1
+        found.append(d)
+        if d + 1 >= len(texts):
+            break
+        m = pattern.search(joined, starts_list[d + 1])
+    return found
 
 
 def _userdict_entries(path: Path = USERDICT_PATH):
@@ -362,6 +372,24 @@ class CutBatch:
         return [list(islice(it, c)) for c in counts]
 
 
+def _lengths(words: list[str], text: str) -> Optional[np.ndarray]:
+    """The length of each word, or None if the words do not add up to `text`.
+
+    Joining the words with "\x01" and finding the marks in its code points is
+    a few memory passes instead of a `len` call per word (when the text has
+    no "\x01" of its own).
+    """
+    if len(words) > 1 and "\x01" not in text:
+        marked = "\x01".join(words)
+        if len(marked) != len(text) + len(words) - 1:
+            return None
+        ends = np.flatnonzero(codepoints(marked) == 1)
+        ends -= np.arange(ends.size)
+        return np.diff(ends, prepend=0, append=len(text))
+    length = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    return length if int(length.sum()) == len(text) else None
+
+
 def cut_batch(texts: Sequence[Optional[str]]) -> Optional[CutBatch]:
     """Cut a batch of texts in one backend call and locate every token (vectorised).
 
@@ -384,8 +412,8 @@ def cut_batch(texts: Sequence[Optional[str]]) -> Optional[CutBatch]:
     else:  # a text holds "\x00" itself
         text = "\n".join(_NEWLINES.sub(" ", normalize(t)) if t else "" for t in parts)
     words = _get_cut()(text)
-    length = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    if int(length.sum()) != len(text):
+    length = _lengths(words, text)
+    if length is None:
         return None
     cp = codepoints(text)
     flags = char_flags(cp)

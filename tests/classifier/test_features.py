@@ -10,7 +10,7 @@ import pytest
 
 from classifier import features, tokenizer
 from classifier.corpus import SEED_PATH
-from classifier.features import IntTable, StringTable, span_hash, spans_equal
+from classifier.features import IntTable, span_hash, spans_equal, token_keys
 from classifier.tokenizer import codepoints, cut_batch, normalize, tokenize
 
 #: Texts that exercise the corners of the batch paths: full-width forms,
@@ -86,16 +86,17 @@ def test_cut_batch_locates_the_tokens_of_each_text():
                for i, s, n in zip(cb.kept.tolist(), cb.start.tolist(), cb.length.tolist()))
 
 
-def test_string_table_is_exact_even_when_every_hash_collides(monkeypatch):
-    words = ["停水", "停电", "小区", "a", "ab", "停水了", "长一点的词语组合"]
-    monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype(np.uint64))
-    table = StringTable(words)
-    probe = ["停电", "小区", "停水", "xy", "停水了", "a", "b", "长一点的词语组合"]
-    cp = codepoints("".join(probe))
-    length = np.array([len(w) for w in probe])
-    start = np.cumsum(length) - length
-    found = table.find(length.astype(np.uint64), cp, start, length)
-    assert found.tolist() == [words.index(w) if w in words else -1 for w in probe]
+def test_token_keys_are_equal_exactly_for_equal_short_strings():
+    words = ["停水", "停电", "a", "ab", "abc", "a\x00", "\x00a", "停水了", "停水了吗", "长一点的词语组合",
+             "长一点的词语组合", "😀", "😀😀", "\U0010FFFF" * 3]
+    cp = codepoints("".join(words))
+    length = np.array([len(w) for w in words])
+    keys = token_keys(cp, np.cumsum(length) - length, length).tolist()
+    for w, k in zip(words, keys):
+        assert [keys[j] for j, v in enumerate(words) if v == w] == [k] * words.count(w)
+        assert len({keys[j] for j, v in enumerate(words) if v != w} & {k}) == 0
+    assert all(k >= 0 for w, k in zip(words, keys) if len(w) <= 3)
+    assert all(k < 0 and k != -1 for w, k in zip(words, keys) if len(w) > 3)
 
 
 def test_span_hash_and_spans_equal():
@@ -130,8 +131,28 @@ def test_transform_cut_equals_transform(classifier):
     assert (abs(X - reference) > 1e-6).nnz == 0 and X.nnz == reference.nnz
 
 
-def test_transform_cut_declines_on_a_hash_collision_in_the_batch(classifier, monkeypatch):
+def test_a_long_token_hash_collision_is_caught(classifier, monkeypatch):
+    """Tokens of 4+ characters are keyed by a hash. Make every such token of the
+    batch hash like one known string: only that string itself is taken for it,
+    one other string alone is still an unknown word of its own, and two others
+    make the batch decline (the caller then uses the token lists)."""
     f = classifier.featurizer
-    monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype(np.uint64))
-    cb = cut_batch(["停水停电", "停水"])
-    assert f.transform_cut(cb) is None
+    t = f.fast_tables()
+    known = next(i for i, w in enumerate(t.strings)
+                 if len(w) > 3 and t.vocab[i] >= 0 and w.isalpha() and tokenize(w) == [w])
+    word = t.strings[known]
+    known_key = int(features.token_keys(t.cp, t.start[known:known + 1], t.length[known:known + 1])[0])
+    real = features.token_keys
+
+    def colliding(cp, start, length):
+        keys = real(cp, start, length)
+        keys[length > 3] = known_key
+        return keys
+
+    monkeypatch.setattr(features, "token_keys", colliding)
+    for texts in ([f"{word} 停水 {word}"], ["abcdefg 停水 abcdefg", word], [f"{word}abcdefg"]):
+        heads = [normalize(x) for x in texts]
+        got = f.transform_cut(cut_batch(heads))
+        assert got is not None
+        assert abs(got[0] - f.transform(heads, [tokenize(x) for x in heads])).max() < 1e-6
+    assert f.transform_cut(cut_batch(["abcdefg hijklmn"])) is None

@@ -317,3 +317,16 @@ def test_the_fallback_paths_give_the_same_predictions(classifier, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype("uint64") * 0)
     _assert_same_predictions(clf.predict_batch(texts), expected)
+
+
+def test_two_thread_pipeline_gives_the_same_predictions(classifier, monkeypatch):
+    from classifier import model
+    from .test_features import varied_texts
+
+    clf = _with_places(classifier)
+    texts = varied_texts(300, seed=13)
+    expected = _reference_predictions(clf, texts)
+    monkeypatch.setattr(model, "PIPELINE_CHUNK", 32)
+    clf.threads = 2
+    _assert_same_predictions(clf.predict_batch(texts), expected)
+    _assert_same_predictions(clf.predict_batch(texts[:70]), expected[:70])  # tail merged
