@@ -33,8 +33,9 @@ import hashlib
 import logging
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -78,6 +79,7 @@ class AlertsEngine:
         self.events = EventGrouper(threshold=similarity, window=EVENT_WINDOW)
         self._lock = threading.Lock()  # the worker and the scheduler share one engine
         self._batch: Optional[_Lookups] = None  # while a batch's candidates are committed
+        self._stale = False  # a batch rolled back: memory is read again from the store
         self._load_state()
 
     @classmethod
@@ -118,21 +120,46 @@ class AlertsEngine:
                 offsets: Optional[dict[str, int]] = None) -> list[str]:
         """Group the posts into events, run every enabled rule; return the ids of new alerts."""
         now = now or self.clock()
-        with self._lock, self.db.session() as s:
+        with self._lock, self._transaction() as s:
             self.events.assign(s, posts, now)
+            # rules that count posts get each post once: not one its event already had
+            once = [p for p in posts if p.id not in self.events.repeats]
             found: list[Candidate] = []
             for rule in self._enabled():
-                found.extend(self._guard(rule, lambda r=rule: r.add_data(posts, now)))
+                batch = once if rule.counts_posts else posts
+                found.extend(self._guard(rule, lambda r=rule, b=batch: r.add_data(b, now)))
             return self._commit(s, found, {p.id: p for p in posts}, now, offsets)
 
     def tick(self, *, now: Optional[datetime] = None) -> list[str]:
         """The scheduler's periodic call: rules that judge windows of time, and recoveries."""
         now = now or self.clock()
-        with self._lock, self.db.session() as s:
+        with self._lock, self._transaction() as s:
             found: list[Candidate] = []
             for rule in self._enabled():
                 found.extend(self._guard(rule, lambda r=rule: r.tick(now)))
             return self._commit(s, found, {}, now, None)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A batch's session. If it rolls back, what the batch changed in memory (rule
+        windows, the event index, the offsets) goes too, so that it can come again."""
+        if self._stale:
+            self._reload()
+        offsets = dict(self.offsets)
+        try:
+            with self.db.session() as s:
+                yield s
+        except BaseException:
+            self.offsets = offsets  # at once: the worker asks is_applied before it re-reads
+            self._stale = True      # the rest is read again before the next batch
+            raise
+
+    def _reload(self) -> None:
+        for rule in self.rules:
+            rule.set_state({})
+        self.events = EventGrouper(threshold=self.events.threshold, window=self.events.window)
+        self._load_state()
+        self._stale = False
 
     def _enabled(self) -> Iterable[Rule]:
         return [r for r in self.rules if r.name not in self.disabled]

@@ -187,14 +187,20 @@ class EventGrouper:
         self.threshold, self.window = threshold, window
         params = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self.bands, self.rows = params.b, params.r
-        #: per band: a band's value -> the open events with a member having it
-        self.tables: list[dict[bytes, set[str]]] = [{} for _ in range(self.bands)]
-        self.band_values: dict[str, set[tuple]] = {}  # event id -> its members' band values
+        # Most band values and events have one entry: a single one is kept as it is (a str,
+        # a tuple), a set or list only from the second, so that the garbage collector, which
+        # walks every set and list, has far fewer of them to walk.
+        #: per band: a band's value -> the open event(s) with a member having it
+        self.tables: list[dict[bytes, str | set[str]]] = [{} for _ in range(self.bands)]
+        #: event id -> its members' band values (a tuple of the bands, or a set of them)
+        self.band_values: dict[str, tuple | set[tuple]] = {}
         self.member: dict[str, str] = {}            # post id -> event id
         self.last_seen: dict[str, datetime] = {}    # event id -> its newest post
-        self.keys: dict[str, list[str]] = {}        # event id -> member post ids
+        self.keys: dict[str, str | list[str]] = {}  # event id -> member post id(s)
         self._expiry: list[tuple[datetime, str]] = []  # heap of (last seen, event id)
         self.signer = Signer()
+        #: the posts of the last batch that were members of their event before it
+        self.repeats: set[str] = set()
 
     def _bands(self, sigs: np.ndarray) -> list[tuple]:
         width = self.bands * self.rows
@@ -219,15 +225,36 @@ class EventGrouper:
 
     def _add_member(self, pid: str, eid: str) -> None:
         if self.member.get(pid) != eid:
-            self.keys.setdefault(eid, []).append(pid)
+            pids = self.keys.get(eid)
+            if pids is None:
+                self.keys[eid] = pid
+            elif isinstance(pids, str):
+                self.keys[eid] = [pids, pid]
+            else:
+                pids.append(pid)
             self.member[pid] = eid
 
     def _index(self, pid: str, eid: str, bands: tuple) -> None:
-        seen = self.band_values.setdefault(eid, set())
-        if bands not in seen:
+        seen = self.band_values.get(eid)
+        if seen is None:
+            self.band_values[eid] = bands
+        elif isinstance(seen, set):
+            if bands in seen:
+                return self._add_member(pid, eid)
             seen.add(bands)
-            for table, value in zip(self.tables, bands):
-                table.setdefault(value, set()).add(eid)
+        elif seen == bands:
+            return self._add_member(pid, eid)
+        else:
+            self.band_values[eid] = {seen, bands}
+        for table, value in zip(self.tables, bands):
+            events = table.get(value)
+            if events is None:
+                table[value] = eid
+            elif isinstance(events, str):
+                if events != eid:
+                    table[value] = {events, eid}
+            else:
+                events.add(eid)
         self._add_member(pid, eid)
 
     def prune(self, now: datetime) -> None:
@@ -236,24 +263,34 @@ class EventGrouper:
             last, eid = heapq.heappop(self._expiry)
             if self.last_seen.get(eid) != last:
                 continue  # seen again since: a newer entry is in the heap
-            for bands in self.band_values.pop(eid, ()):
+            seen = self.band_values.pop(eid, ())
+            for bands in (seen if isinstance(seen, set) else [seen] if seen else []):
                 for table, value in zip(self.tables, bands):
                     events = table.get(value)
-                    if events is not None:
+                    if events == eid:
+                        del table[value]
+                    elif isinstance(events, set):
                         events.discard(eid)
-                        if not events:
-                            del table[value]
-            for pid in self.keys.pop(eid, []):
+                        if len(events) == 1:
+                            table[value] = events.pop()
+            pids = self.keys.pop(eid, [])
+            for pid in ([pids] if isinstance(pids, str) else pids):
                 if self.member.get(pid) == eid:
                     del self.member[pid]
             del self.last_seen[eid]
 
     def _match(self, bands: tuple) -> Optional[str]:
-        hits = [events for events in map(dict.get, self.tables, bands) if events]
-        if not hits:
-            return None
-        found = [e for e in (hits[0].union(*hits[1:]) if len(hits) > 1 else hits[0])
-                 if e in self.last_seen]
+        hits = set()
+        for events in map(dict.get, self.tables, bands):
+            if events is None:
+                continue
+            if isinstance(events, str):
+                hits.add(events)
+            else:
+                hits.update(events)
+        found = [e for e in hits if e in self.last_seen]
+        if len(found) == 1:
+            return found[0]
         # the oldest open event is the original story
         return min(found, key=lambda e: (self.last_seen[e], e)) if found else None
 
@@ -262,6 +299,7 @@ class EventGrouper:
         self.prune(now)
         posts = sorted(posts, key=post_time)
         stored = self._stored(session, {p.id for p in posts})
+        self.repeats = set(stored)
         out: dict[str, str] = {}
         fresh: dict[str, ClassifiedPost] = {}  # the first copy of each post not stored yet
         for post in posts:

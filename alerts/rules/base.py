@@ -77,6 +77,11 @@ class Candidate:
 class Rule:
     type_name: ClassVar[str] = ""
     Options: ClassVar[Type[RuleOptions]] = RuleOptions
+    #: a rule that counts posts (volumes, shares) gets from the engine each post once: not
+    #: a post its content event already had (an updated post, a re-delivered batch). Its
+    #: own memory of the post ids it counted is bounded (the newest ones per key), a
+    #: second guard for a rule used on its own.
+    counts_posts: ClassVar[bool] = False
 
     def __init__(self, options: RuleOptions):
         self.options = options
@@ -140,6 +145,11 @@ def board_kind(post: ClassifiedPost) -> str:
     from yuqing.records import SourceType
 
     return "board" if post.source_type == SourceType.board else "opinion"
+
+
+def keep_newest(entries: list, n: int) -> list:
+    """The newest `n` entries (a bounded list the rule appends to)."""
+    return entries[-n:] if len(entries) > n else entries
 
 
 def first_sighting(known: dict, key, entries: list, pid: str, pos: int = 1) -> bool:

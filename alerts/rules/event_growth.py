@@ -14,8 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuqing.records import ClassifiedPost, Severity
 
-from .base import (Candidate, Rule, RuleOptions, board_kind, first_region, first_sighting, minute,
-                   post_time, register)
+from .base import (Candidate, Rule, RuleOptions, board_kind, first_region, first_sighting,
+                   keep_newest, minute, post_time, register)
+
+#: post ids kept per event: the evidence (the newest 50 in the window), and what a rule used on
+#: its own counts an updated post once against (in the engine it gets each post once)
+RECENT = 50
 
 
 class GrowthLevel(BaseModel):
@@ -39,10 +43,12 @@ class EventGrowthOptions(RuleOptions):
 class EventGrowth(Rule):
     Options = EventGrowthOptions
     options: EventGrowthOptions
+    counts_posts = True
 
     def __init__(self, options: EventGrowthOptions):
         super().__init__(options)
-        # event id -> {"posts": [[minute, post id, source]], "sources": [...], "meta": {...}}
+        # event id -> {"counts": {minute: posts}, "recent": [[minute, post id]],
+        #              "sources": [...], "new_sources": [[minute, source]], "meta": {...}}
         self.events: dict[str, dict] = {}
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
@@ -52,12 +58,15 @@ class EventGrowth(Rule):
             eid = post.cluster_id
             if not eid:
                 continue
-            ev = self.events.setdefault(eid, {"posts": [], "sources": [], "new_sources": [],
-                                              "meta": {}})
-            if not first_sighting(known, eid, ev["posts"], post.id):
+            ev = self.events.get(eid)
+            if ev is None:
+                ev = self.events[eid] = {"counts": {}, "recent": [], "sources": [],
+                                         "new_sources": [], "meta": {}}
+            if not first_sighting(known, eid, ev["recent"], post.id):
                 continue
             m = minute(min(post_time(post), now))
-            ev["posts"].append([m, post.id, post.source])
+            ev["counts"][m] = ev["counts"].get(m, 0) + 1
+            ev["recent"].append([m, post.id])
             if post.source not in ev["sources"]:
                 ev["sources"].append(post.source)
                 if len(ev["sources"]) > 1:  # the first source is where it started
@@ -81,43 +90,58 @@ class EventGrowth(Rule):
         if ev is None:
             return None
         start = minute(now) - o.window_minutes
-        cur = [p for p in ev["posts"] if p[0] > start]
-        prev = [p for p in ev["posts"] if start - o.window_minutes < p[0] <= start]
+        cur = sum(n for m, n in ev["counts"].items() if m > start)
+        prev = sum(n for m, n in ev["counts"].items() if start - o.window_minutes < m <= start)
         new_sources = [s for m, s in ev["new_sources"] if m > start]
-        by_posts = len(cur) >= o.min_posts and len(cur) >= o.factor * len(prev)
+        by_posts = cur >= o.min_posts and cur >= o.factor * prev
         if not by_posts and len(new_sources) < o.min_new_sources:
             return None
         severity = Severity.IV
         for level in sorted(o.levels, key=lambda lv: lv.posts):
-            if len(cur) >= level.posts:
+            if cur >= level.posts:
                 severity = level.severity
         meta = ev["meta"]
         return Candidate(
             rule=self.name, key=f"{self.name}:{eid}", severity=severity, topic=meta["topic"],
             region=meta["region"], title=f"事件快速扩散：{meta['title']}",
-            summary=(f"近 {o.window_minutes:g} 分钟新增 {len(cur)} 条（此前 {len(prev)} 条），"
+            summary=(f"近 {o.window_minutes:g} 分钟新增 {cur} 条（此前 {prev} 条），"
                      f"新增来源 {len(new_sources)} 个"),
-            evidence=[p[1] for p in cur][-50:], event_id=eid, kind=meta["kind"],
-            window={"minutes": o.window_minutes, "posts": len(cur), "previous": len(prev),
+            evidence=[p for m, p in ev["recent"] if m > start][-50:], event_id=eid,
+            kind=meta["kind"],
+            window={"minutes": o.window_minutes, "posts": cur, "previous": prev,
                     "new_sources": new_sources})
 
     def _prune(self, now: datetime) -> None:
         cutoff = minute(now) - 2 * self.options.window_minutes
         for eid in list(self.events):
             ev = self.events[eid]
-            ev["posts"] = [p for p in ev["posts"] if p[0] > cutoff]
+            ev["recent"] = keep_newest(ev["recent"], RECENT)
+            counts = ev["counts"]
+            if counts and min(counts) > cutoff:
+                continue  # nothing expired
+            ev["counts"] = {m: n for m, n in counts.items() if m > cutoff}
+            ev["recent"] = [p for p in ev["recent"] if p[0] > cutoff]
             ev["new_sources"] = [s for s in ev["new_sources"] if s[0] > cutoff]
-            if not ev["posts"] and f"{self.name}:{eid}" not in self.active:
+            if not ev["counts"] and f"{self.name}:{eid}" not in self.active:
                 del self.events[eid]
         if len(self.events) > self.options.max_events:
-            quiet = sorted(self.events, key=lambda e: max((p[0] for p in self.events[e]["posts"]),
-                                                          default=0))
+            quiet = sorted(self.events, key=lambda e: max(self.events[e]["counts"], default=0))
             for eid in quiet[:len(self.events) - self.options.max_events]:
                 del self.events[eid]
 
     def get_state(self) -> dict:
+        # JSON writes the minutes (int keys) as strings; set_state reads them back
         return {**super().get_state(), "events": self.events}
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
-        self.events = dict(state.get("events", {}))
+        self.events = {}
+        for eid, ev in state.get("events", {}).items():
+            if "posts" in ev:  # the state as saved before counts: [[minute, post id, source]]
+                counts: dict[int, int] = {}
+                for p in ev["posts"]:
+                    counts[int(p[0])] = counts.get(int(p[0]), 0) + 1
+                ev = {**ev, "counts": counts, "recent": [[p[0], p[1]] for p in ev["posts"]]}
+                del ev["posts"]
+            self.events[eid] = {**ev, "counts": {int(m): n for m, n in ev["counts"].items()},
+                                "recent": [list(p) for p in ev["recent"]][-RECENT:]}

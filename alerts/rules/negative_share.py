@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuqing.records import ClassifiedPost, SentimentLabel, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import Candidate, Rule, RuleOptions, first_sighting, minute, post_time, register
+from .base import (Candidate, Rule, RuleOptions, first_sighting, keep_newest, minute, post_time,
+                   register)
+
+#: post ids kept per group: what a rule used on its own counts an updated post once against
+#: (in the engine it gets each post once), and separately the newest negative ones (evidence)
+RECENT = 100
+EVIDENCE = 50
 
 
 class ShareLevel(BaseModel):
@@ -43,11 +49,15 @@ class NegativeShareOptions(RuleOptions):
 class NegativeShare(Rule):
     Options = NegativeShareOptions
     options: NegativeShareOptions
+    counts_posts = True
 
     def __init__(self, options: NegativeShareOptions):
         super().__init__(options)
-        # group -> [(minute, post id, negative)]
-        self.seen: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
+        # group -> minute -> [posts, negative posts]
+        self.counts: dict[str, dict[int, list[int]]] = defaultdict(dict)
+        # group -> the newest [minute, post id] counted, and the newest negative ones
+        self.recent: dict[str, list[list]] = defaultdict(list)
+        self.negatives: dict[str, list[list]] = defaultdict(list)
 
     def _groups(self, post: ClassifiedPost) -> list[str]:
         o = self.options
@@ -63,9 +73,16 @@ class NegativeShare(Rule):
             m = minute(min(post_time(post), now))
             negative = post.sentiment.label == SentimentLabel.negative
             for g in self._groups(post):
-                if not first_sighting(known, g, self.seen[g], post.id):
+                if not first_sighting(known, g, self.recent[g], post.id):
                     continue
-                self.seen[g].append((m, post.id, negative))
+                count = self.counts[g].get(m)
+                if count is None:
+                    count = self.counts[g][m] = [0, 0]
+                count[0] += 1
+                self.recent[g].append([m, post.id])
+                if negative:
+                    count[1] += 1
+                    self.negatives[g].append([m, post.id])
                 touched.add(g)
         self._prune(now)
         out = []
@@ -78,12 +95,16 @@ class NegativeShare(Rule):
     def _judge(self, group: str, now: datetime) -> Optional[Candidate]:
         o = self.options
         start = minute(now) - o.window_minutes
-        cur = [(p, n) for m, p, n in self.seen.get(group, []) if m > start]
-        old = [n for m, _p, n in self.seen.get(group, []) if m <= start]
-        if len(cur) < o.min_posts:
+        cur = cur_negative = old = old_negative = 0
+        for m, (n, negative) in self.counts.get(group, {}).items():
+            if m > start:
+                cur, cur_negative = cur + n, cur_negative + negative
+            else:
+                old, old_negative = old + n, old_negative + negative
+        if cur < o.min_posts:
             return None
-        share = sum(n for _, n in cur) / len(cur)
-        base = sum(old) / len(old) if len(old) >= o.min_posts else o.default_baseline
+        share = cur_negative / cur
+        base = old_negative / old if old >= o.min_posts else o.default_baseline
         if share < o.min_share or share - base < o.min_rise:
             return None
         severity = Severity.IV
@@ -96,19 +117,30 @@ class NegativeShare(Rule):
         return Candidate(
             rule=self.name, key=f"{self.name}:{o.group_by}:{group}", severity=severity,
             topic=topic, region=region, title=f"{what}负面舆情占比上升",
-            summary=(f"近 {o.window_minutes:g} 分钟{what}相关信息 {len(cur)} 条，负面占比 "
+            summary=(f"近 {o.window_minutes:g} 分钟{what}相关信息 {cur} 条，负面占比 "
                      f"{share:.0%}（此前 {base:.0%}）"),
-            evidence=[p for p, n in cur if n][-50:],
-            window={"minutes": o.window_minutes, "posts": len(cur), "share": round(share, 3),
+            evidence=[p for m, p in self.negatives.get(group, []) if m > start][-EVIDENCE:],
+            window={"minutes": o.window_minutes, "posts": cur, "share": round(share, 3),
                     "baseline": round(base, 3)})
 
     def _prune(self, now: datetime) -> None:
         o = self.options
         cutoff = minute(now - timedelta(minutes=o.window_minutes * (o.baseline_windows + 1)))
-        for g in list(self.seen):
-            self.seen[g] = [x for x in self.seen[g] if x[0] > cutoff]
-            if not self.seen[g]:
-                del self.seen[g]
+        for g in list(self.counts):
+            counts = self.counts[g]
+            if min(counts, default=cutoff) > cutoff:  # nothing expired
+                self.recent[g] = keep_newest(self.recent[g], RECENT)
+                self.negatives[g] = keep_newest(self.negatives[g], EVIDENCE)
+                continue
+            kept = {m: c for m, c in counts.items() if m > cutoff}
+            if kept:
+                self.counts[g] = kept
+                self.recent[g] = [x for x in self.recent[g] if x[0] > cutoff][-RECENT:]
+                self.negatives[g] = [x for x in self.negatives[g] if x[0] > cutoff][-EVIDENCE:]
+            else:
+                del self.counts[g]
+                self.recent.pop(g, None)
+                self.negatives.pop(g, None)
 
     def tick(self, now: datetime) -> list[Candidate]:
         self._prune(now)
@@ -117,10 +149,21 @@ class NegativeShare(Rule):
                 if self._judge(k[len(prefix):], now) is None]
 
     def get_state(self) -> dict:
-        return {**super().get_state(),
-                "seen": {g: [[m, p, n] for m, p, n in v] for g, v in self.seen.items()}}
+        # JSON writes the minutes (int keys) as strings; set_state reads them back
+        return {**super().get_state(), "counts": self.counts, "recent": self.recent,
+                "negatives": self.negatives}
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
-        self.seen = defaultdict(list, {g: [(int(m), p, bool(n)) for m, p, n in v]
-                                       for g, v in state.get("seen", {}).items()})
+        self.counts = defaultdict(dict, {g: {int(m): list(c) for m, c in v.items()}
+                                         for g, v in state.get("counts", {}).items()})
+        self.recent = defaultdict(list, {g: [list(x) for x in v]
+                                         for g, v in state.get("recent", {}).items()})
+        self.negatives = defaultdict(list, {g: [list(x) for x in v]
+                                            for g, v in state.get("negatives", {}).items()})
+        for g, seen in state.get("seen", {}).items():  # the state as saved before counts
+            for m, p, n in seen:
+                count = self.counts[g].setdefault(int(m), [0, 0])
+                count[0], count[1] = count[0] + 1, count[1] + int(bool(n))
+            self.recent[g] = [[int(m), p] for m, p, _n in seen][-RECENT:]
+            self.negatives[g] = [[int(m), p] for m, p, n in seen if n][-EVIDENCE:]

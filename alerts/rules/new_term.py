@@ -15,7 +15,12 @@ from pydantic import Field
 
 from yuqing.records import ClassifiedPost, Severity
 
-from .base import Candidate, Rule, RuleOptions, board_kind, minute, post_time, register
+from .base import Candidate, Rule, RuleOptions, board_kind, first_sighting, minute, post_time, register
+
+#: the posts kept per pending term, for its topic and kind (the first ones) and its evidence
+#: (the newest 50); its count is kept apart
+RECENT = 200
+EVIDENCE = 50
 
 
 class NewTermOptions(RuleOptions):
@@ -33,11 +38,14 @@ class NewTermOptions(RuleOptions):
 class NewTerm(Rule):
     Options = NewTermOptions
     options: NewTermOptions
+    counts_posts = True
 
     def __init__(self, options: NewTermOptions):
         super().__init__(options)
         self.known: dict[str, None] = {}  # insertion-ordered set
-        self.pending: dict[str, list[list]] = {}  # term -> [[minute, post id, topic, kind]]
+        # term -> posts with it in the window (see RECENT): [[minute, post id, topic, kind]]
+        self.pending: dict[str, list[list]] = {}
+        self.counts: dict[str, dict[int, int]] = {}  # term -> minute -> posts with it
         self.posts_seen = 0
 
     def _terms(self, post: ClassifiedPost) -> set[str]:
@@ -53,6 +61,7 @@ class NewTerm(Rule):
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
+        known: dict = {}
         for post in posts:
             warm = self.posts_seen < self.options.warmup_posts
             self.posts_seen += 1
@@ -63,33 +72,43 @@ class NewTerm(Rule):
                     self._learn(term)
                     continue
                 entries = self.pending.setdefault(term, [])
-                if all(e[1] != post.id for e in entries):
-                    topic = post.topic_codes[0] if post.topic_codes else None
-                    entries.append([minute(min(post_time(post), now)), post.id, topic,
-                                    board_kind(post)])
+                if first_sighting(known, term, entries, post.id):
+                    m = minute(min(post_time(post), now))
+                    counts = self.counts.setdefault(term, {})
+                    counts[m] = counts.get(m, 0) + 1
                     touched.add(term)
+                    if len(entries) >= RECENT:
+                        del entries[RECENT - EVIDENCE]  # the first ones and the newest stay
+                    topic = post.topic_codes[0] if post.topic_codes else None
+                    entries.append([m, post.id, topic, board_kind(post)])
         out = self._expire(now)
         for term in touched:
             entries = self.pending.get(term, [])
-            if len(entries) >= self.options.min_posts:
+            n = sum(self.counts.get(term, {}).values())
+            if n >= self.options.min_posts:
                 topic = Counter(e[2] for e in entries).most_common(1)[0][0]
                 out.append(self.fire(Candidate(
                     rule=self.name, key=f"{self.name}:{term}", severity=self.options.severity,
                     topic=topic, title=f"新出现词语：{term}",
-                    summary=f"此前未出现过的「{term}」近期出现在 {len(entries)} 条信息中",
+                    summary=f"此前未出现过的「{term}」近期出现在 {n} 条信息中",
                     evidence=[e[1] for e in entries][-50:], kind=entries[0][3],
-                    window={"term": term, "posts": len(entries)}), now))
+                    window={"term": term, "posts": n}), now))
         return out
 
     def _expire(self, now: datetime) -> list[Candidate]:
         cutoff = minute(now - timedelta(minutes=self.options.window_minutes))
         out = []
         for term in list(self.pending):
-            kept = [e for e in self.pending[term] if e[0] > cutoff]
+            counts = self.counts.get(term, {})
+            if counts and min(counts) > cutoff:
+                continue  # nothing expired
+            kept = {m: n for m, n in counts.items() if m > cutoff}
             if kept:
-                self.pending[term] = kept
+                self.counts[term] = kept
+                self.pending[term] = [e for e in self.pending[term] if e[0] > cutoff]
                 continue
             del self.pending[term]
+            self.counts.pop(term, None)
             self._learn(term)
             key = f"{self.name}:{term}"
             if key in self.active:
@@ -100,11 +119,21 @@ class NewTerm(Rule):
         return self._expire(now)
 
     def get_state(self) -> dict:
+        # JSON writes the minutes (int keys) as strings; set_state reads them back
         return {**super().get_state(), "known": list(self.known), "pending": self.pending,
-                "posts_seen": self.posts_seen}
+                "counts": self.counts, "posts_seen": self.posts_seen}
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
         self.known = dict.fromkeys(state.get("known", []))
         self.pending = {t: [list(e) for e in v] for t, v in state.get("pending", {}).items()}
+        self.counts = {t: {int(m): n for m, n in v.items()}
+                       for t, v in state.get("counts", {}).items()}
+        for term, entries in self.pending.items():
+            if term not in self.counts:  # the state as saved before counts
+                counts = self.counts[term] = {}
+                for e in entries:
+                    counts[int(e[0])] = counts.get(int(e[0]), 0) + 1
+            if len(entries) > RECENT:
+                self.pending[term] = entries[:RECENT - EVIDENCE] + entries[-EVIDENCE:]
         self.posts_seen = int(state.get("posts_seen", 0))

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuqing.records import ClassifiedPost, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import (Candidate, Rule, RuleOptions, first_region, first_sighting, minute, post_time,
-                   register)
+from .base import (Candidate, Rule, RuleOptions, first_region, first_sighting, keep_newest, minute,
+                   post_time, register)
 
 
 class Level(BaseModel):
@@ -43,8 +43,9 @@ class VolumeSpikeOptions(RuleOptions):
     levels: list[Level] = Field(default_factory=lambda: [Level(count=1, severity=Severity.IV)])
 
 
-#: post ids kept per key, for evidence and to count an updated post once
-RECENT = 500
+#: post ids kept per key: the evidence (the newest 50 in the window), and what a rule used on
+#: its own counts an updated post once against (in the engine it gets each post once)
+RECENT = 100
 WEEK_HOURS = 7 * 24
 
 
@@ -56,6 +57,7 @@ def _hour(ts: datetime) -> int:
 class VolumeSpike(Rule):
     Options = VolumeSpikeOptions
     options: VolumeSpikeOptions
+    counts_posts = True
 
     def __init__(self, options: VolumeSpikeOptions):
         super().__init__(options)
@@ -65,6 +67,7 @@ class VolumeSpike(Rule):
         # seasonal: key -> hour -> count, and the first hour the rule saw posts
         self.hourly: dict[str, dict[int, int]] = defaultdict(dict)
         self.first_hour: Optional[int] = None
+        self._pruned_hour: Optional[int] = None  # the hourly counts are pruned once an hour
 
     @property
     def _horizon(self) -> float:
@@ -154,7 +157,11 @@ class VolumeSpike(Rule):
     def _prune(self, now: datetime) -> None:
         cutoff = minute(now - timedelta(minutes=self._horizon))
         for key in list(self.buckets):
-            kept = {m: c for m, c in self.buckets[key].items() if m > cutoff}
+            counts = self.buckets[key]
+            if min(counts, default=cutoff) > cutoff:
+                self.recent[key] = keep_newest(self.recent[key], RECENT)
+                continue  # nothing expired
+            kept = {m: c for m, c in counts.items() if m > cutoff}
             if kept:
                 self.buckets[key] = kept
                 self.recent[key] = [(m, p) for m, p in self.recent[key] if m > cutoff][-RECENT:]
@@ -162,6 +169,9 @@ class VolumeSpike(Rule):
                 del self.buckets[key]
                 self.recent.pop(key, None)
         oldest_hour = _hour(now) - WEEK_HOURS * self.options.seasonal_weeks - 1
+        if oldest_hour == self._pruned_hour:
+            return
+        self._pruned_hour = oldest_hour
         for key in list(self.hourly):
             self.hourly[key] = {h: c for h, c in self.hourly[key].items() if h >= oldest_hour}
             if not self.hourly[key]:
@@ -177,13 +187,9 @@ class VolumeSpike(Rule):
         return out
 
     def get_state(self) -> dict:
-        return {
-            **super().get_state(),
-            "buckets": {k: {str(m): c for m, c in v.items()} for k, v in self.buckets.items()},
-            "recent": {k: [[m, p] for m, p in v] for k, v in self.recent.items()},
-            "hourly": {k: {str(h): c for h, c in v.items()} for k, v in self.hourly.items()},
-            "first_hour": self.first_hour,
-        }
+        # JSON writes the minutes and hours (int keys) as strings; set_state reads them back
+        return {**super().get_state(), "buckets": self.buckets, "recent": self.recent,
+                "hourly": self.hourly, "first_hour": self.first_hour}
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
@@ -194,3 +200,4 @@ class VolumeSpike(Rule):
         self.hourly = defaultdict(dict, {
             k: {int(h): c for h, c in v.items()} for k, v in state.get("hourly", {}).items()})
         self.first_hour = state.get("first_hour")
+        self._pruned_hour = None

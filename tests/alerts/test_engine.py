@@ -116,3 +116,60 @@ def test_new_event_after_the_event_window(db, routing, clocks):
     eng.process([cpost("又发生爆炸")], now=NOW + timedelta(days=3))
     assert count(db, EventRow) == 2 and count(db, CaseRow) == 2
     assert count(db, EventPostRow) == 2
+
+
+def test_updated_and_redelivered_posts_count_once_in_events_and_rules(db, routing, clocks):
+    eng = engine(db, routing, clocks)
+    posts = [cpost(f"小区停水第{i}天", at=NOW) for i in range(3)]
+    update = posts[0].model_copy(update={"text": "小区停水第0天（已更新）"})
+    eng.process([*posts, update], now=NOW)                  # the same post twice in a batch
+    eng.process([update, posts[1]], now=NOW + timedelta(minutes=1))    # updated, re-sent
+    eng.process(posts, now=NOW + timedelta(minutes=2))     # a re-delivered batch
+    spike = eng.by_name["spike"]
+    assert sum(spike.buckets["utilities|"].values()) == 3
+    assert count(db, EventPostRow) == 3
+    with db.session() as s:
+        assert sum(e.post_count for e in s.scalars(select(EventRow))) == 3
+
+
+def test_batch_that_rolls_back_is_forgotten_in_memory_and_counts_once_again(db, routing, clocks):
+    eng = engine(db, routing, clocks)
+    posts = [cpost(at=NOW) for _ in range(4)]
+    real_save = eng._save_state
+
+    def crash(s):
+        real_save(s)
+        raise OSError("disk full")
+
+    eng._save_state = crash
+    try:
+        eng.process(posts, now=NOW, offsets={"posts.classified:0": 4})
+    except OSError:
+        pass
+    assert not eng.is_applied("posts.classified", 0, 4)   # it will come again
+    eng._save_state = real_save
+    assert eng.process(posts, now=NOW, offsets={"posts.classified:0": 4}) == []  # 4 < 5
+    assert sum(eng.by_name["spike"].buckets["utilities|"].values()) == 4
+    assert count(db, EventPostRow) == 4
+    [aid] = eng.process([cpost(at=NOW)], now=NOW, offsets={"posts.classified:0": 5})
+    with db.session() as s:
+        assert s.get(AlertRow, aid).event.post_count == 5
+
+
+def test_alert_folds_and_case_raise_use_the_batch_look_ups(db, routing, clocks):
+    """Several candidates of one batch on one story: one alert per key, one case raised."""
+    eng = engine(db, routing, clocks)
+    burst = [cpost("化工厂发生爆炸，现场有人员受伤", topics=("work_safety",), at=NOW)
+             for _ in range(5)]
+    ids = eng.process(burst, now=NOW)
+    with db.session() as s:
+        alerts = s.scalars(select(AlertRow)).all()
+        assert sorted(a.rule for a in alerts) == ["kw", "spike"] and len(ids) == 2
+        assert len({a.event_id for a in alerts}) == 1
+        [case] = s.scalars(select(CaseRow)).all()
+        assert case.severity == "II"
+    later = NOW + timedelta(minutes=1)
+    repost = cpost("转发：化工厂发生爆炸，现场有人员受伤", topics=("work_safety",), at=later)
+    assert eng.process([repost], now=later) == []  # both alerts absorb it
+    with db.session() as s:
+        assert count(db, AlertRow) == 2 and count(db, CaseRow) == 1
