@@ -447,6 +447,7 @@ _M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser
 _M3 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = -1
+LOAD = 4
 
 
 def span_hash(cp: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -516,7 +517,7 @@ class IntTable:
     def __init__(self, keys: np.ndarray, values: np.ndarray):
         keys = np.ascontiguousarray(keys, dtype=np.int64)
         values = np.ascontiguousarray(values, dtype=np.int64)
-        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * 4))))
+        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1) * LOAD))))
         self.mask = (1 << self.bits) - 1
         self.value_bits = max(1, int(values.max()).bit_length()) if values.size else 1
         key_bits = int(keys.max()).bit_length() if keys.size else 0

@@ -41,6 +41,8 @@ N_KEYWORDS = 5
 #: Texts per chunk when `Classifier.threads` > 1 pipelines a batch.
 PIPELINE_CHUNK = 128
 SEVERITY_ORDER = ("high", "medium", "low")
+#: Bits an int64 sort key may use (the keyword ranking packs several fields).
+_PACK_BITS = 63
 
 #: Two-character function words that tf-idf would otherwise pick as keywords.
 KEYWORD_STOPWORDS = frozenset(
@@ -351,18 +353,37 @@ class Classifier:
             return [[] for _ in range(n_docs)]
         idf = self.featurizer.word_idf.astype(np.float64)
         unseen = float(idf.max()) if idf.size else 1.0
-        uid, doc = ids[sel], rows[sel]
-        key = doc * n_uniq + uid
-        if n_docs * n_uniq < 2 ** 32:
-            key = key.astype(np.uint32)
-        ukey, first, counts = np.unique(key, return_index=True, return_counts=True)
-        ukey = ukey.astype(np.int64)
-        kdoc, kuid, kfirst = ukey // n_uniq, ukey % n_uniq, sel[first]
-        kcol = col[kfirst]
+        # count each (text, string) and find its first token: one sort of
+        # (text, string, position) keys packed in an int64 when they fit
+        key = rows[sel] * n_uniq + ids[sel]
+        pos_bits = max(int(ids.size).bit_length(), 1)
+        if int(n_docs * n_uniq).bit_length() + pos_bits <= _PACK_BITS:
+            packed = np.sort((key << pos_bits) | sel)
+            group = packed >> pos_bits
+            new = np.empty(group.size, dtype=bool)
+            new[0] = True
+            np.not_equal(group[1:], group[:-1], out=new[1:])
+            at = np.flatnonzero(new)
+            kfirst = packed[at] & ((1 << pos_bits) - 1)
+            counts = np.diff(at, append=group.size)
+        else:
+            _, first, counts = np.unique(key, return_index=True, return_counts=True)
+            kfirst = sel[first]
+        kdoc, kcol = rows[kfirst], col[kfirst]
         k_idf = np.where(kcol >= 0, idf[np.maximum(kcol, 0)] if idf.size else unseen, unseen)
         score = (1.0 + np.log(np.minimum(counts, 63))) * k_idf
-        order = np.lexsort((kfirst, -score, kdoc))
-        kdoc, kuid = kdoc[order], kuid[order]
+        # order by text, score (high first), first token: one sort of packed
+        # (text, score rank, position) keys when they fit, else lexsort
+        distinct, rank = np.unique(score, return_inverse=True)
+        rank_bits = max(int(distinct.size).bit_length(), 1)
+        doc_bits = max(int(n_docs).bit_length(), 1)
+        if doc_bits + rank_bits + pos_bits <= _PACK_BITS:
+            rank = distinct.size - 1 - rank.reshape(-1)
+            ordered = np.sort((kdoc << (rank_bits + pos_bits)) | (rank << pos_bits) | kfirst)
+            kfirst = ordered & ((1 << pos_bits) - 1)
+        else:
+            kfirst = kfirst[np.lexsort((kfirst, -score, kdoc))]
+        kdoc, kuid = rows[kfirst], ids[kfirst]
         group_start = np.searchsorted(kdoc, kdoc, side="left")
         keep = (np.arange(kdoc.size) - group_start) < N_KEYWORDS
         bounds = np.searchsorted(kdoc[keep], np.arange(n_docs + 1)).tolist()

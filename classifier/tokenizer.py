@@ -308,7 +308,8 @@ def tokenize(text: Optional[str]) -> list[str]:
     return [t for t in cut(normalize(text)) if not _is_junk(t)]
 
 
-_NEWLINES = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]+")
+_NEWLINE_CHARS = "\r\n\u2028\u2029\x85\x0b\x0c"
+_NEWLINES = re.compile(f"[{_NEWLINE_CHARS}]+")
 
 #: Code point flags (`char_flags`): junk (whitespace, punctuation, symbol,
 #: separator or control: a token made only of these is dropped), whitespace
@@ -408,7 +409,10 @@ def cut_batch(texts: Sequence[Optional[str]]) -> Optional[CutBatch]:
     if joined.count("\x00") == n - 1:
         # one normalize/replace for the batch: NFKC, lower-casing and the
         # newline pattern never act across "\x00" (a control character)
-        text = _NEWLINES.sub(" ", normalize(joined)).replace("\x00", "\n")
+        text = normalize(joined)
+        if any(c in text for c in _NEWLINE_CHARS):  # seven quick scans instead of the regex
+            text = _NEWLINES.sub(" ", text)
+        text = text.replace("\x00", "\n")
     else:  # a text holds "\x00" itself
         text = "\n".join(_NEWLINES.sub(" ", normalize(t)) if t else "" for t in parts)
     words = _get_cut()(text)

@@ -330,3 +330,14 @@ def test_two_thread_pipeline_gives_the_same_predictions(classifier, monkeypatch)
     clf.threads = 2
     _assert_same_predictions(clf.predict_batch(texts), expected)
     _assert_same_predictions(clf.predict_batch(texts[:70]), expected[:70])  # tail merged
+
+
+def test_keyword_ranking_without_packed_sort_keys(classifier, monkeypatch):
+    """Batches too big for the packed int64 sort keys take np.unique and lexsort: the same keywords."""
+    from classifier import model
+    from .test_features import varied_texts
+
+    texts = varied_texts(200, seed=17)
+    expected = [p.keywords for p in classifier.predict_batch(texts)]
+    monkeypatch.setattr(model, "_PACK_BITS", 0)
+    assert [p.keywords for p in classifier.predict_batch(texts)] == expected
