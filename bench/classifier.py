@@ -81,8 +81,10 @@ def stage_times(clf, texts: list[str], batch: int) -> tuple[dict[str, float], fl
 
 
 def main(argv=None) -> int:
+    t0 = time.perf_counter()
     from classifier import tokenizer
     from classifier.model import Classifier
+    import_s = time.perf_counter() - t0
     from yuqing.config import get_settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -120,7 +122,8 @@ def main(argv=None) -> int:
         cpu.append(len(texts) / (time.process_time() - c0))
 
     print(f"model {clf.version} ({path}, {path.stat().st_size / 1e6:.1f} MB)")
-    print(f"model load (incl. tokenizer and lookup tables): {load_s:.2f} s")
+    print(f"model load (incl. tokenizer and lookup tables): {load_s:.2f} s "
+          f"(+ {import_s:.2f} s importing classifier.model)")
     print(f"classify: {statistics.median(wall):,.0f} posts/s median of {args.repeat} "
           f"(best {max(wall):,.0f}; {', '.join(f'{w:,.0f}' for w in wall)}); "
           f"{statistics.median(cpu):,.0f} posts per CPU s")

@@ -35,7 +35,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize as l2_normalize
 
 from classifier.tokenizer import normalize
 
@@ -154,12 +153,27 @@ def _clean_for_chars(text: str) -> str:
     return _WS.sub(" ", normalize(text).replace("\0", " ")).strip()
 
 
+def _l2_normalize_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row of `X` divided by its L2 norm, in place (rows of zeros stay).
+
+    What ``sklearn.preprocessing.normalize`` does (squares in the data's
+    type summed in float64), without importing scikit-learn (1.5 s) for it.
+    """
+    if X.nnz:
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        norm = np.sqrt(np.bincount(rows, weights=(X.data * X.data).astype(np.float64),
+                                   minlength=X.shape[0]))
+        norm[norm == 0] = 1.0
+        X.data = (X.data / norm[rows]).astype(X.data.dtype)
+    return X
+
+
 def _tfidf(rows: np.ndarray, cols: np.ndarray, n_rows: int, idf: np.ndarray) -> sp.csr_matrix:
     X = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)),
                       shape=(n_rows, idf.size), dtype=np.float32)
     X.sum_duplicates()
     X.data = (1.0 + np.log(X.data)) * idf[X.indices]
-    return l2_normalize(X, copy=False)
+    return _l2_normalize_rows(X)
 
 
 class Featurizer:
@@ -678,7 +692,7 @@ def _csr_from_pairs(doc: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int, 
         group, n_groups = rows, n_rows
     else:
         group, n_groups = rows * 2 + (cols >= split), 2 * n_rows
-    norm = np.sqrt(np.bincount(group, weights=np.square(data, dtype=np.float64), minlength=n_groups))
+    norm = np.sqrt(np.bincount(group, weights=(data * data).astype(np.float64), minlength=n_groups))
     norm[norm == 0] = 1.0
     data = (data / norm[group]).astype(np.float32)
     indptr = np.zeros(n_rows + 1, dtype=np.int32)
