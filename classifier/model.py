@@ -56,7 +56,7 @@ class ModelError(RuntimeError):
     """A model file that cannot be loaded or used."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Prediction:
     """What the model says about one text."""
 
@@ -466,6 +466,8 @@ class Classifier:
         else:
             X, bt = self.featurizer.transform_tokens(heads, tokenize_batch(heads))
             keywords = self._keywords_batch(bt)
+        if cb is not None:
+            cb.words = None  # the batch's token strings (garbage collections walk the list)
         topic_p, sent_p = self._scores(X)
         n_topics = len(self.topic_codes)
         thresholds = np.array([self.thresholds.get(c, 0.5) for c in self.topic_codes])
