@@ -471,31 +471,29 @@ class Classifier:
         topic_p, sent_p = self._scores(X)
         n_topics = len(self.topic_codes)
         thresholds = np.array([self.thresholds.get(c, 0.5) for c in self.topic_codes])
-        passed_mask = topic_p >= thresholds
         sent_k = np.argmax(sent_p, axis=1)
         sent_best = sent_p[np.arange(len(texts)), sent_k].tolist()
         other_score = (1.0 - topic_p.max(axis=1)).tolist() if n_topics else [1.0] * len(texts)
-        any_hit = passed_mask.any(axis=1).tolist()
         codes, labels = self.topic_codes, self.sentiment_labels
+        # the topics that pass their threshold, per text, highest first
+        passed: list = [None] * len(texts)
+        hit_rows, hit_cols = np.nonzero(topic_p >= thresholds)
+        for i, j, score in zip(hit_rows.tolist(), hit_cols.tolist(),
+                               topic_p[hit_rows, hit_cols].tolist()):
+            if passed[i] is None:
+                passed[i] = []
+            passed[i].append((codes[j], score))
+        for i in set(hit_rows.tolist()):
+            passed[i].sort(key=_neg_second)
         joined = "\x00".join(norms)
         sensitive = self._sensitive_batch(norms, joined)
         regions = self.gazetteer.find_batch(norms)
-        out = []
-        for i, (hit, k) in enumerate(zip(any_hit, sent_k.tolist())):
-            if hit:
-                p = topic_p[i]
-                passed = sorted(((codes[j], float(p[j])) for j in np.flatnonzero(passed_mask[i])),
-                                key=_neg_second)
-            else:
-                passed = [("other", other_score[i])]
-            out.append(Prediction(
-                topics=passed,
-                sentiment=(labels[k], sent_best[i]),
-                keywords=keywords[i],
-                sensitive_hits=sensitive[i],
-                region=regions[i],
-            ))
-        return out
+        return [Prediction(topics=topics if topics is not None else [("other", other)],
+                           sentiment=(labels[k], best), keywords=kw, sensitive_hits=sens,
+                           region=region)
+                for topics, other, k, best, kw, sens, region
+                in zip(passed, other_score, sent_k.tolist(), sent_best, keywords, sensitive,
+                       regions)]
 
     def predict(self, text: str) -> Prediction:
         return self.predict_batch([text])[0]
