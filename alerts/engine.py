@@ -178,11 +178,18 @@ class AlertsEngine:
         new: list[str] = []
         self._batch = _Lookups(s, found)
         try:
-            for cand in found:
-                alert_id = (self._recover(s, cand, now) if cand.recovery
-                            else self._apply(s, cand, posts, now))
-                if alert_id and not cand.recovery:
-                    new.append(alert_id)
+            # what the loop adds is flushed when needed (a case's id) or at the end, not
+            # before each look-up: look-ups go through the batch's maps and rows
+            with s.no_autoflush:
+                for cand in found:
+                    alert_id = (self._recover(s, cand, now) if cand.recovery
+                                else self._apply(s, cand, posts, now))
+                    if alert_id and not cand.recovery:
+                        new.append(alert_id)
+                # then the cases, in the same order: opening one flushes (it needs its id),
+                # and the alerts are all written by the first flush, not one by one
+                for work in self._batch.case_work:
+                    work()
         finally:
             self._batch = None
         if offsets:
@@ -215,7 +222,7 @@ class AlertsEngine:
         self._batch.added(alert)
         log.info("alert %s %s [%s] %s", alert.id, cand.rule, cand.severity.value, cand.title)
         if cand.open_case:
-            self._case(s, cand, event, posts, now)
+            self._batch.case_work.append(lambda: self._case(s, cand, event, posts, now))
         return alert.id
 
     def _case(self, s: Session, cand: Candidate, event: EventRow,
@@ -243,20 +250,24 @@ class AlertsEngine:
             return None
         last.recovered_at = now
         log.info("alert %s %s recovered: %s", last.id, cand.rule, cand.summary)
-        case = self._batch.case_for(s, last.event_id) if last.event_id else None
+        if last.event_id:
+            self._batch.case_work.append(lambda: self._case_recovered(s, cand, last, now))
+        return last.id
+
+    def _case_recovered(self, s: Session, cand: Candidate, last: AlertRow, now: datetime) -> None:
+        case = self._batch.case_for(s, last.event_id)
         if case is not None and case.status != "closed":
             cases.log_action(s, case, actor="system", kind="recovery",
                              text=f"预警解除（{cand.rule}）：{cand.summary}")
             if self.policy is not None:
                 escalation.recovery(s, self.policy, case, now=now,
                                     note=f"{last.title}：{cand.summary}")
-        return last.id
 
     def _event_for(self, s: Session, cand: Candidate, posts: dict[str, ClassifiedPost],
                    now: datetime) -> EventRow:
         event = s.get(EventRow, cand.event_id) if cand.event_id else None
         if event is None and cand.evidence:
-            event = self._dominant(s, cand.evidence, posts, self.events.member)
+            event = self._dominant(s, cand.evidence, posts)
         if event is None:
             event = s.scalar(select(EventRow).where(EventRow.key == cand.key,
                                                     EventRow.last_seen_at >= now - EVENT_WINDOW)
@@ -272,10 +283,11 @@ class AlertsEngine:
             else event.last_seen_at
         return event
 
-    @staticmethod
-    def _dominant(s: Session, ids: list[str], posts: dict[str, ClassifiedPost],
-                  member: dict[str, str]) -> Optional[EventRow]:
-        of = _evidence_events(ids, posts, member)
+    def _dominant(self, s: Session, ids: list[str],
+                  posts: dict[str, ClassifiedPost]) -> Optional[EventRow]:
+        """The event with most of the evidence, the oldest on a tie; the open events' counts
+        and first posts come from the grouper, the others from the store."""
+        of = _evidence_events(ids, posts, self.events.member)
         missing = [pid for pid in ids if pid not in of]
         if missing:  # posts of events closed since (the grouper knows the open ones)
             for pid, eid in s.execute(select(EventPostRow.post_id, EventPostRow.event_id)
@@ -284,10 +296,17 @@ class AlertsEngine:
         if not of:
             return None
         counts = Counter(of.values())
-        events = list(s.scalars(select(EventRow).where(EventRow.id.in_(list(counts)))))
-        if not events:
+        first = self.events.first_seen
+        rows: dict[str, EventRow] = {}
+        closed = [e for e in counts if e not in first]
+        if closed:
+            rows = {e.id: e for e in s.scalars(select(EventRow).where(EventRow.id.in_(closed)))}
+        known = [(e, first[e] if e in first else rows[e].first_seen_at)
+                 for e in counts if e in first or e in rows]
+        if not known:
             return None
-        return max(events, key=lambda e: (counts[e.id], -e.first_seen_at.timestamp()))
+        best, _ = max(known, key=lambda k: (counts[k[0]], -k[1].timestamp()))
+        return rows.get(best) or self.events.event_rows.get(best) or s.get(EventRow, best)
 
 
 def _evidence_events(ids: list[str], posts: dict[str, ClassifiedPost],
@@ -308,6 +327,8 @@ class _Lookups:
     def __init__(self, s: Session, found: list[Candidate]):
         self.last: dict[str, AlertRow] = {}
         self.cases: dict[str, Optional[CaseRow]] = {}
+        #: the cases' part of the candidates, done after the alerts
+        self.case_work: list[Callable[[], None]] = []
         self.events: dict[str, EventRow] = {}
         if not found:
             return

@@ -48,7 +48,7 @@ from typing import Optional
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import any_, bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from yuqing.records import ClassifiedPost, SentimentLabel
@@ -187,6 +187,11 @@ class EventGrouper:
         self.threshold, self.window = threshold, window
         params = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self.bands, self.rows = params.b, params.r
+        self.signer = Signer()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty: what the index knows is read again by `load`."""
         # Most band values and events have one entry: a single one is kept as it is (a str,
         # a tuple), a set or list only from the second, so that the garbage collector, which
         # walks every set and list, has far fewer of them to walk.
@@ -196,11 +201,14 @@ class EventGrouper:
         self.band_values: dict[str, tuple | set[tuple]] = {}
         self.member: dict[str, str] = {}            # post id -> event id
         self.last_seen: dict[str, datetime] = {}    # event id -> its newest post
+        self.first_seen: dict[str, datetime] = {}   # event id -> its oldest post
         self.keys: dict[str, str | list[str]] = {}  # event id -> member post id(s)
         self._expiry: list[tuple[datetime, str]] = []  # heap of (last seen, event id)
-        self.signer = Signer()
+        #: a batch's session rolled back: the index is read again before the next one
+        self._stale = False
         #: the posts of the last batch that were members of their event before it
         self.repeats: set[str] = set()
+        self.event_rows: dict[str, EventRow] = {}
 
     def _bands(self, sigs: np.ndarray) -> list[tuple]:
         width = self.bands * self.rows
@@ -210,16 +218,17 @@ class EventGrouper:
     def load(self, session: Session, now: datetime) -> None:
         """Rebuild the index from the events still open (after a restart)."""
         rows = session.execute(
-            select(EventPostRow.post_id, EventPostRow.signature, EventRow.id, EventRow.last_seen_at)
+            select(EventPostRow.post_id, EventPostRow.signature, EventRow.id, EventRow.last_seen_at,
+                   EventRow.first_seen_at)
             .join(EventRow, EventRow.id == EventPostRow.event_id)
             .where(EventRow.kind == "content", EventRow.last_seen_at >= now - self.window)).all()
         signed = [r for r in rows if r.signature]
         sigs = np.array([r.signature for r in signed], dtype=np.uint32).reshape(-1, NUM_PERM)
         for r, bands in zip(signed, self._bands(sigs)):
             self._index(r.post_id, r.id, bands)
-        for pid, _sig, eid, last in rows:
+        for pid, _sig, eid, last, first in rows:
             self._add_member(pid, eid)
-            self.last_seen[eid] = last
+            self.last_seen[eid], self.first_seen[eid] = last, first
         self._expiry = [(last, eid) for eid, last in self.last_seen.items()]
         heapq.heapify(self._expiry)
 
@@ -278,6 +287,7 @@ class EventGrouper:
                 if self.member.get(pid) == eid:
                     del self.member[pid]
             del self.last_seen[eid]
+            self.first_seen.pop(eid, None)
 
     def _match(self, bands: tuple) -> Optional[str]:
         hits = set()
@@ -295,8 +305,17 @@ class EventGrouper:
         return min(found, key=lambda e: (self.last_seen[e], e)) if found else None
 
     def assign(self, session: Session, posts: list[ClassifiedPost], now: datetime) -> dict[str, str]:
-        """Put each post in its event, set `post.cluster_id`; return post id -> event id."""
+        """Put each post in its event, set `post.cluster_id`; return post id -> event id.
+
+        The index is updated at once; should the session roll back, it is read again from
+        the store before the next batch, so that what it knows is always stored."""
+        if self._stale:
+            self._reset()
+            self.load(session, now)
+        if not event.contains(session, "after_rollback", self._rolled_back):
+            event.listen(session, "after_rollback", self._rolled_back)
         self.prune(now)
+        self.event_rows = {}
         posts = sorted(posts, key=post_time)
         stored = self._stored(session, {p.id for p in posts})
         self.repeats = set(stored)
@@ -310,14 +329,18 @@ class EventGrouper:
         joined: list[_Joined] = []
         if fresh:
             sigs = self.signer.signatures([p.full_text for p in fresh.values()])
+            born: set[str] = set()  # the events this batch starts
             for post, sig, bands in zip(fresh.values(), sigs, self._bands(sigs)):
                 ts = min(post_time(post), now)
-                eid = self.member.get(post.id) or self._match(bands) or event_id_for(post.id)
+                eid = self._match(bands)
+                if eid is None:
+                    eid = event_id_for(post.id)
+                    born.add(eid)
                 self._index(post.id, eid, bands)
                 self.last_seen[eid] = max(self.last_seen.get(eid, ts), ts)
                 out[post.id] = eid
                 joined.append(_Joined(post, eid, ts, sig))
-            self._write(session, joined, now)
+            self._write(session, joined, born, now)
             for eid in {j.event_id for j in joined}:
                 heapq.heappush(self._expiry, (self.last_seen[eid], eid))
             if len(self._expiry) > 4 * len(self.last_seen) + 1000:
@@ -327,27 +350,27 @@ class EventGrouper:
             post.cluster_id = out[post.id]
         return out
 
+    def _rolled_back(self, session: Session) -> None:
+        self._stale = True
+
     def _stored(self, session: Session, pids: set[str]) -> dict[str, str]:
-        """post id -> event id for the posts of `pids` already stored as members: of the
-        event the index knows them in, or (a post its event outlived) of their own event."""
-        pairs = [(self.member.get(pid) or event_id_for(pid), pid) for pid in pids]
-        found: dict[str, str] = {}
-        for i in range(0, len(pairs), _IN_CHUNK):
-            found.update((pid, eid) for eid, pid in session.execute(
-                select(EventPostRow.event_id, EventPostRow.post_id).where(
-                    tuple_(EventPostRow.event_id, EventPostRow.post_id).in_(
-                        pairs[i:i + _IN_CHUNK]))))
+        """post id -> event id for the posts of `pids` already members of an event: of the
+        one the index knows them in, or (a post its event outlived) of their own event."""
+        found = {pid: self.member[pid] for pid in pids if pid in self.member}
+        own = {event_id_for(pid): pid for pid in pids if pid not in found}
+        for eid in _select_in(session, EventRow.id, EventRow.id, list(own)):
+            found[own[eid]] = eid  # its first post: a member since
         return found
 
-    def _write(self, session: Session, joined: list[_Joined], now: datetime) -> None:
-        ids = list(dict.fromkeys(j.event_id for j in joined))
+    def _write(self, session: Session, joined: list[_Joined], born: set[str],
+               now: datetime) -> None:
+        ids = list(dict.fromkeys(j.event_id for j in joined if j.event_id not in born))
         tallies: dict[str, _Tally] = {}
-        for i in range(0, len(ids), _IN_CHUNK):
-            for row in session.scalars(select(EventRow).where(EventRow.id.in_(ids[i:i + _IN_CHUNK]))):
-                tallies[row.id] = _Tally(row, {
-                    c: getattr(row, c) for c in ("title", "first_post_id", "first_poster",
-                                                 "first_seen_at", "last_seen_at", "post_count",
-                                                 "negative_count", "sources")})
+        for row in _select_in(session, EventRow, EventRow.id, ids):
+            tallies[row.id] = _Tally(row, {
+                c: getattr(row, c) for c in ("title", "first_post_id", "first_poster",
+                                             "first_seen_at", "last_seen_at", "post_count",
+                                             "negative_count", "sources")})
         members, buckets = [], {}
         for j in joined:
             post, ts = j.post, j.ts
@@ -375,6 +398,11 @@ class EventGrouper:
             count = buckets.setdefault((j.event_id, hour_of(ts)), [0, 0])
             count[0] += 1
             count[1] += negative
+        for eid, t in tallies.items():
+            self.first_seen[eid] = t.values["first_seen_at"]
+        #: the rows of the events the batch joined that existed before it, kept for the caller's
+        #: look-ups (the session's identity map holds them only while they are referenced)
+        self.event_rows = {eid: t.row for eid, t in tallies.items() if t.row is not None}
         new = [t.values for t in tallies.values() if t.row is None]
         if new:
             session.execute(insert(EventRow.__table__), new)
@@ -387,6 +415,22 @@ class EventGrouper:
         _add_to_buckets(session, [dict(event_id=e, hour=h, posts=n, negative=neg)
                                   for (e, h), (n, neg) in buckets.items()])
         session.flush()
+
+
+def _select_in(session: Session, what, column, values: list) -> list:
+    """`what` of the rows whose `column` is one of `values`: on PostgreSQL one array
+    parameter (= ANY), elsewhere IN lists of up to _IN_CHUNK values."""
+    if not values:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        param = bindparam("values", values, type_=ARRAY(column.type))
+        return list(session.scalars(select(what).where(column == any_(param))))
+    out = []
+    for i in range(0, len(values), _IN_CHUNK):
+        out.extend(session.scalars(select(what).where(column.in_(values[i:i + _IN_CHUNK]))))
+    return out
 
 
 def _add_to_buckets(session: Session, rows: list[dict]) -> None:
