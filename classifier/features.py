@@ -606,17 +606,25 @@ class FastTables:
         self.cp = codepoints("".join(strings))
         self.length = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
         self.start = np.cumsum(self.length) - self.length
-        keys = token_keys(self.cp, self.start, self.length)
+        self.keys = keys = token_keys(self.cp, self.start, self.length)
         if np.unique(keys).size != keys.size:  # two known strings with one hash: never seen
             raise ValueError("known strings collide")
         self.known = IntTable(keys, np.arange(keys.size))
         get = f.word_vocab.get
         n = len(strings)
-        self.vocab = np.fromiter((get(t, -1) for t in strings), dtype=np.int64, count=n)
-        self.polarity = np.fromiter((1 if t in pos else 2 if t in neg else 0 for t in strings),
-                                    dtype=np.int8, count=n)
-        self.negator = np.fromiter((t in negators for t in strings), dtype=bool, count=n)
-        self.degree = np.fromiter((degree.get(t, 0.0) for t in strings), dtype=np.float64, count=n)
+        # the vocabulary comes first, in its own order
+        self.vocab = np.full(n, -1, dtype=np.int64)
+        self.vocab[:len(f.word_vocab)] = np.fromiter(f.word_vocab.values(), dtype=np.int64,
+                                                     count=len(f.word_vocab))
+        index = {t: i for i, t in enumerate(strings)}
+        at = index.__getitem__
+        self.polarity = np.zeros(n, dtype=np.int8)
+        self.polarity[list(map(at, neg))] = 2
+        self.polarity[list(map(at, pos))] = 1  # a word in both lists counts as positive
+        self.negator = np.zeros(n, dtype=bool)
+        self.negator[list(map(at, negators))] = True
+        self.degree = np.zeros(n, dtype=np.float64)
+        self.degree[list(map(at, degree))] = list(degree.values())
         self.cue_col = np.array(
             [get(f"__{p}{'_negated' if ng else ''}{'_strong' if st else ''}__", -1)
              for p in ("pos", "neg") for ng in (0, 1) for st in (0, 1)], dtype=np.int64)

@@ -27,8 +27,8 @@ import yaml
 from classifier.features import BatchTokens, Featurizer, TokenIds, token_keys
 from classifier.places import Gazetteer, default_places_path
 from classifier.tokenizer import BACKEND as tokenizer_backend
-from classifier.tokenizer import (DIGIT, DOT, codepoints, cut_batch, normalize, normalize_batch,
-                                  texts_containing, tokenize_batch)
+from classifier.tokenizer import (DIGIT, DOT, char_flags, codepoints, cut_batch, normalize,
+                                  normalize_batch, texts_containing, tokenize_batch)
 from yuqing.records import ClassifiedPost, Post, Sentiment, TopicScore
 
 log = logging.getLogger(__name__)
@@ -307,28 +307,37 @@ class Classifier:
                         else np.zeros(ti.ids.size, dtype=bool))
         u_first = ti.unknown_first
         if u_first.size:
-            start, length = cb.start[u_first], cb.length[u_first]
-            flags = cb.flags
-            digits = np.concatenate([[0], np.cumsum((flags & DIGIT) != 0, dtype=np.int64)])
-            dots = np.concatenate([[0], np.cumsum((flags & DOT) != 0, dtype=np.int64)])
-            n_digits = digits[start + length] - digits[start]
-            n_dots = dots[start + length] - dots[start]
-            u_ok = (length > 1) & ~((n_digits > 0) & (n_digits + n_dots == length))
-            stop = np.flatnonzero(np.isin(ti.unknown_keys, self._stopword_keys()) & u_ok)
-            for u in stop.tolist():
-                if ti.word(n_known + u) in KEYWORD_STOPWORDS:
-                    u_ok[u] = False
+            u_ok = self._keyword_ok_spans(cb.cp, cb.flags, cb.start[u_first], cb.length[u_first],
+                                          ti.unknown_keys, lambda u: ti.word(n_known + u))
             unknown_tok = ti.ids >= n_known
             ok = np.where(unknown_tok, u_ok[np.maximum(ti.ids - n_known, 0)], ok_known_tok)
         else:
             ok = ok_known_tok
         return self._top_terms(ti.ids, ti.rows, cb.n, ti.n_uniq, ti.col, ok, ti.words_of)
 
+    def _keyword_ok_spans(self, cp, flags, start, length, keys, word) -> np.ndarray:
+        """`_keyword_ok` of the strings ``cp[start:start + length]``, on the code points.
+
+        Length; a number is digits (``str.isdigit``) and dots only, with a
+        digit; a stop word is matched by `token_keys` key and confirmed on
+        the string ``word(i)``.
+        """
+        digits = np.concatenate([[0], np.cumsum((flags & DIGIT) != 0, dtype=np.int64)])
+        dots = np.concatenate([[0], np.cumsum((flags & DOT) != 0, dtype=np.int64)])
+        n_digits = digits[start + length] - digits[start]
+        n_dots = dots[start + length] - dots[start]
+        ok = (length > 1) & ~((n_digits > 0) & (n_digits + n_dots == length))
+        for i in np.flatnonzero(np.isin(keys, self._stopword_keys()) & ok).tolist():
+            if word(i) in KEYWORD_STOPWORDS:
+                ok[i] = False
+        return ok
+
     def _known_keyword_ok(self, tables) -> np.ndarray:
         """`_keyword_ok` of each known string of the featurizer's tables (once)."""
         cached = self.__dict__.get("_known_kw")
         if cached is None or cached[0] is not tables:
-            ok = np.fromiter(map(_keyword_ok, tables.strings), dtype=bool, count=len(tables.strings))
+            ok = self._keyword_ok_spans(tables.cp, char_flags(tables.cp), tables.start,
+                                        tables.length, tables.keys, tables.strings.__getitem__)
             cached = self._known_kw = (tables, ok)
         return cached[1]
 

@@ -341,3 +341,22 @@ def test_keyword_ranking_without_packed_sort_keys(classifier, monkeypatch):
     expected = [p.keywords for p in classifier.predict_batch(texts)]
     monkeypatch.setattr(model, "_PACK_BITS", 0)
     assert [p.keywords for p in classifier.predict_batch(texts)] == expected
+
+
+def test_keyword_filter_on_code_points_equals_the_string_one(classifier):
+    import numpy as np
+
+    from classifier.features import token_keys
+    from classifier.model import _keyword_ok
+    from classifier.tokenizer import char_flags, codepoints
+
+    tables = classifier.featurizer.fast_tables()
+    assert classifier._known_keyword_ok(tables).tolist() == [_keyword_ok(t) for t in tables.strings]
+    words = ["12", "1.5", "..", ".5.", "²³", "١٢", "𝟏𝟐", "a", "ab", "我们", "我们的", "什么", "3g",
+             "一二", "Ⅻ", "12.", "停水停电了吧"]
+    cp = codepoints("".join(words))
+    length = np.array([len(w) for w in words])
+    start = np.cumsum(length) - length
+    ok = classifier._keyword_ok_spans(cp, char_flags(cp), start, length,
+                                      token_keys(cp, start, length), words.__getitem__)
+    assert ok.tolist() == [_keyword_ok(w) for w in words]
