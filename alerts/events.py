@@ -48,11 +48,12 @@ from typing import Optional
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import any_, bindparam, event, insert, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from yuqing.records import ClassifiedPost, SentimentLabel
 
+from . import bulk
 from .models import EventBucketRow, EventPostRow, EventRow
 
 SHINGLE = 3
@@ -68,8 +69,6 @@ _PERM_A, _PERM_B = (np.asarray(p, dtype=np.uint32) for p in
 _EMPTY = np.uint32(0xFFFFFFFF)  # the value of a MinHash that saw nothing
 #: at most this many shingles x NUM_PERM values in one numpy step
 _CHUNK = 1 << 15
-#: rows per IN (...) look-up
-_IN_CHUNK = 1000
 
 
 def normalize(text: str) -> str:
@@ -358,7 +357,7 @@ class EventGrouper:
         one the index knows them in, or (a post its event outlived) of their own event."""
         found = {pid: self.member[pid] for pid in pids if pid in self.member}
         own = {event_id_for(pid): pid for pid in pids if pid not in found}
-        for eid in _select_in(session, EventRow.id, EventRow.id, list(own)):
+        for eid in bulk.select_in(session, EventRow.id, EventRow.id, list(own)):
             found[own[eid]] = eid  # its first post: a member since
         return found
 
@@ -366,7 +365,7 @@ class EventGrouper:
                now: datetime) -> None:
         ids = list(dict.fromkeys(j.event_id for j in joined if j.event_id not in born))
         tallies: dict[str, _Tally] = {}
-        for row in _select_in(session, EventRow, EventRow.id, ids):
+        for row in bulk.select_in(session, EventRow, EventRow.id, ids):
             tallies[row.id] = _Tally(row, {
                 c: getattr(row, c) for c in ("title", "first_post_id", "first_poster",
                                              "first_seen_at", "last_seen_at", "post_count",
@@ -403,52 +402,23 @@ class EventGrouper:
         #: the rows of the events the batch joined that existed before it, kept for the caller's
         #: look-ups (the session's identity map holds them only while they are referenced)
         self.event_rows = {eid: t.row for eid, t in tallies.items() if t.row is not None}
-        new = [t.values for t in tallies.values() if t.row is None]
-        if new:
-            session.execute(insert(EventRow.__table__), new)
+        bulk.insert_rows(session, EventRow.__table__,
+                         [t.values for t in tallies.values() if t.row is None])
         for t in tallies.values():
             if t.row is not None:
                 for name, value in t.values.items():
                     if getattr(t.row, name) != value:
                         setattr(t.row, name, value)
-        session.execute(insert(EventPostRow.__table__), members)
-        _add_to_buckets(session, [dict(event_id=e, hour=h, posts=n, negative=neg)
-                                  for (e, h), (n, neg) in buckets.items()])
+        bulk.insert_rows(session, EventPostRow.__table__, members)
+        # the buckets of new events are new; the others may exist
+        hours = [dict(event_id=e, hour=h, posts=n, negative=neg)
+                 for (e, h), (n, neg) in buckets.items()]
+        bulk.insert_rows(session, EventBucketRow.__table__,
+                         [b for b in hours if tallies[b["event_id"]].row is None])
+        bulk.add_counts(session, EventBucketRow.__table__, ["event_id", "hour"],
+                        ["posts", "negative"],
+                        [b for b in hours if tallies[b["event_id"]].row is not None])
         session.flush()
-
-
-def _select_in(session: Session, what, column, values: list) -> list:
-    """`what` of the rows whose `column` is one of `values`: on PostgreSQL one array
-    parameter (= ANY), elsewhere IN lists of up to _IN_CHUNK values."""
-    if not values:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        param = bindparam("values", values, type_=ARRAY(column.type))
-        return list(session.scalars(select(what).where(column == any_(param))))
-    out = []
-    for i in range(0, len(values), _IN_CHUNK):
-        out.extend(session.scalars(select(what).where(column.in_(values[i:i + _IN_CHUNK]))))
-    return out
-
-
-def _add_to_buckets(session: Session, rows: list[dict]) -> None:
-    """Add posts and negative counts to hourly buckets, creating those missing (an upsert)."""
-    table = EventBucketRow.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    else:
-        raise NotImplementedError(f"event buckets on {dialect}")
-    stmt = upsert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.event_id, table.c.hour],
-        set_={"posts": table.c.posts + stmt.excluded.posts,
-              "negative": table.c.negative + stmt.excluded.negative})
-    session.execute(stmt, rows)
 
 
 def volume(session: Session, event_id: str, start: datetime, end: datetime) -> dict:
