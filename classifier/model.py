@@ -38,8 +38,9 @@ FORMAT_VERSION = 2
 #: of at most a few hundred characters); sensitive words and places scan the whole text.
 PREDICT_MAX_CHARS = 3000
 N_KEYWORDS = 5
-#: Texts per chunk when `Classifier.threads` > 1 pipelines a batch.
-PIPELINE_CHUNK = 128
+#: Texts per chunk when `Classifier.threads` > 1 pipelines a batch (a batch
+#: of fewer than two chunks is done in one piece).
+PIPELINE_CHUNK = 250
 SEVERITY_ORDER = ("high", "medium", "low")
 #: Bits an int64 sort key may use (the keyword ranking packs several fields).
 _PACK_BITS = 63
@@ -198,7 +199,8 @@ class Classifier:
         self.sensitive_levels = dict(sensitive_levels or {})
         self.gazetteer = gazetteer or Gazetteer([])
         #: 2: pipeline big batches over two threads (see `predict_batch`); 1: one thread.
-        self.threads = 1
+        #: Only rjieba cuts without the GIL, so only it gains from the second thread.
+        self.threads = 2 if tokenizer_backend == "rjieba" else 1
         if self.topic_weights.shape != (featurizer.n_features, len(self.topic_codes)):
             raise ModelError("topic weights do not match the features and topic codes")
         if self.sentiment_weights.shape != (featurizer.n_features, len(self.sentiment_labels)):
@@ -434,9 +436,10 @@ class Classifier:
         Each chunk is cut in one call and vectorised without a Python
         operation per token (`Featurizer.transform_cut`); if that path cannot
         be taken, the per-text token lists are used (the same result). With
-        ``threads`` > 1 a batch of more than `PIPELINE_CHUNK` texts is done
+        ``threads`` > 1 a batch of two `PIPELINE_CHUNK` texts or more is done
         in chunks, the next chunk normalised and cut in a second thread while
-        this one is vectorised (rjieba cuts without holding the GIL).
+        this one is vectorised (rjieba's segmentation runs without the GIL;
+        the strings it returns are made with it).
         """
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
@@ -507,7 +510,7 @@ class Classifier:
     def predict(self, text: str) -> Prediction:
         return self.predict_batch([text])[0]
 
-    def classify_posts(self, posts: list[Post], *, batch_size: int = 256) -> list[ClassifiedPost]:
+    def classify_posts(self, posts: list[Post], *, batch_size: int = 512) -> list[ClassifiedPost]:
         """ClassifiedPost records for `posts`, in order, predicted in batches."""
         out: list[ClassifiedPost] = []
         for start in range(0, len(posts), batch_size):
