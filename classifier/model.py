@@ -141,20 +141,27 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-_pool = None
+_pool = None  # (pid, executor)
 _pool_lock = threading.Lock()
 
 
 def _thread_pool():
-    """The one worker thread that prepares the next chunk of a batch (see `predict_batch`)."""
+    """The one worker thread that prepares the next chunk of a batch (see `predict_batch`).
+
+    One per process: a forked child (whose copy of the pool has no thread)
+    makes its own.
+    """
     global _pool
-    if _pool is None:
+    pool = _pool
+    if pool is None or pool[0] != os.getpid():
         with _pool_lock:
-            if _pool is None:
+            pool = _pool
+            if pool is None or pool[0] != os.getpid():
                 from concurrent.futures import ThreadPoolExecutor
 
-                _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yuqing-classify")
-    return _pool
+                pool = _pool = (os.getpid(), ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="yuqing-classify"))
+    return pool[1]
 
 
 def atomic_dump(obj, path: Path, *, compress=0) -> None:

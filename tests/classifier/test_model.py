@@ -360,3 +360,28 @@ def test_keyword_filter_on_code_points_equals_the_string_one(classifier):
     ok = classifier._keyword_ok_spans(cp, char_flags(cp), start, length,
                                       token_keys(cp, start, length), words.__getitem__)
     assert ok.tolist() == [_keyword_ok(w) for w in words]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pipeline_works_in_a_forked_child(classifier):
+    """The worker thread does not survive a fork: the child makes its own."""
+    import os
+    import time
+
+    clf = _with_places(classifier)
+    clf.threads = 2
+    texts = ["小区停水三天了没人管", CANTEEN] * 300
+    expected = [p.topics for p in clf.predict_batch(texts)]
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os._exit(0 if [p.topics for p in clf.predict_batch(texts)] == expected else 3)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung")
