@@ -30,6 +30,7 @@ re-alerts at once; after a recovery the next firing is a new alert.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections import Counter
@@ -37,7 +38,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator, Optional
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from alerts.case import service as cases
@@ -80,6 +81,8 @@ class AlertsEngine:
         self._lock = threading.Lock()  # the worker and the scheduler share one engine
         self._batch: Optional[_Lookups] = None  # while a batch's candidates are committed
         self._stale = False  # a batch rolled back: memory is read again from the store
+        #: state row -> what it holds: (JSON text, disabled reason), or an own part's version
+        self._written: dict[str, object] = {}
         self._load_state()
 
     @classmethod
@@ -91,26 +94,62 @@ class AlertsEngine:
                    escalation_policy=load_escalation(esc) if esc.exists() else None)
 
     # -- state ------------------------------------------------------------
+    # A rule's state is one row named after the rule, but for the parts it keeps in rows of
+    # their own (`Rule.own_rows`, named "<rule>.<part>"), large ones that seldom change: such
+    # a row is written only when the rule's count of its changes (`Rule.versions`) moved.
+    # Any row is written only when its content changed.
     def _load_state(self) -> None:
+        self._written = {}
+        states: dict[str, dict] = {}
+        own: dict[str, set[str]] = {}
+        own_rows = self._own_rows()
         with self.db.session() as s:
             for row in s.scalars(select(RuleStateRow)):
                 if row.rule == OFFSETS:
                     self.offsets = {k: int(v) for k, v in (row.state or {}).items()}
+                elif row.rule in own_rows:
+                    name, part = own_rows[row.rule]
+                    states.setdefault(name, {})[part] = row.state
+                    own.setdefault(name, set()).add(part)
                 elif row.rule in self.by_name:
-                    self.by_name[row.rule].set_state(row.state or {})
+                    states.setdefault(row.rule, {}).update(row.state or {})
+            for name, state in states.items():
+                rule = self.by_name[name]
+                rule.set_state(state)
+                for part in own.get(name, set()):
+                    self._written[f"{name}.{part}"] = rule.versions.get(part, 0)
             self.events.load(s, self.clock())
 
+    def _own_rows(self) -> dict[str, tuple[str, str]]:
+        return {f"{r.name}.{part}": (r.name, part) for r in self.rules for part in r.own_rows}
+
     def _save_state(self, s: Session) -> None:
-        states = {r.name: r.get_state() for r in self.rules}
-        states[OFFSETS] = dict(self.offsets)
-        for name, state in states.items():
-            # written without reading the stored state first (it can be large)
-            values = {"state": state, "disabled_reason": self.disabled.get(name),
-                      "updated_at": now_utc()}
-            done = s.execute(update(RuleStateRow.__table__)
-                             .where(RuleStateRow.__table__.c.rule == name).values(**values))
-            if done.rowcount == 0:
-                s.execute(insert(RuleStateRow.__table__).values(rule=name, **values))
+        rows: dict[str, object] = {}
+        for rule in self.rules:
+            state = rule.get_state()
+            for part in rule.own_rows:
+                value, version = state.pop(part, None), rule.versions.get(part, 0)
+                if self._written.get(f"{rule.name}.{part}") != version:
+                    rows[f"{rule.name}.{part}"] = value
+                    self._written[f"{rule.name}.{part}"] = version
+            rows[rule.name] = state
+        rows[OFFSETS] = dict(self.offsets)
+        table = RuleStateRow.__table__
+        postgres = s.get_bind().dialect.name == "postgresql"
+        own_rows = self._own_rows()
+        for name, state in rows.items():
+            text = json.dumps(state)
+            reason = self.disabled.get(name)
+            if name in self._written and self._written[name] == (text, reason):
+                continue
+            # the JSON text made once (it can be large), not read back first
+            param = bindparam("state", text, type_=Text)
+            values = {table.c.state: cast(param, JSON) if postgres else param,
+                      table.c.disabled_reason: reason, table.c.updated_at: now_utc()}
+            if s.execute(update(table).where(table.c.rule == name).values(values)).rowcount == 0:
+                s.execute(insert(table).values({table.c.rule: name, **values}))
+            if name not in own_rows:
+                self._written[name] = (text, reason)
 
     def is_applied(self, topic: str, partition: int, offset: int) -> bool:
         return offset <= self.offsets.get(f"{topic}:{partition}", -1)
@@ -157,6 +196,7 @@ class AlertsEngine:
     def _reload(self) -> None:
         for rule in self.rules:
             rule.set_state({})
+        self._written = {}
         self.events = EventGrouper(threshold=self.events.threshold, window=self.events.window)
         self._load_state()
         self._stale = False

@@ -82,12 +82,17 @@ class Rule:
     #: own memory of the post ids it counted is bounded (the newest ones per key), a
     #: second guard for a rule used on its own.
     counts_posts: ClassVar[bool] = False
+    #: parts of the state (keys of get_state()) that are large and seldom change: the engine
+    #: keeps each in a row of its own, written when its count in `versions` has moved
+    own_rows: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: RuleOptions):
         self.options = options
         self.name = options.name
         #: key -> what was alerted (severity, title, topic, region, event, last trigger)
         self.active: dict[str, dict] = {}
+        #: part in own_rows -> how many times it changed (only the count moving matters)
+        self.versions: dict[str, int] = {}
 
     def bind(self, config_dir: Path) -> None:
         """Called by the loader with the rule file's folder (for files a rule reads)."""

@@ -39,6 +39,7 @@ class NewTerm(Rule):
     Options = NewTermOptions
     options: NewTermOptions
     counts_posts = True
+    own_rows = ("known",)  # up to max_known terms; changes when a term is learnt
 
     def __init__(self, options: NewTermOptions):
         super().__init__(options)
@@ -56,6 +57,7 @@ class NewTerm(Rule):
 
     def _learn(self, term: str) -> None:
         self.known[term] = None
+        self.versions["known"] = self.versions.get("known", 0) + 1
         while len(self.known) > self.options.max_known:
             self.known.pop(next(iter(self.known)))
 
@@ -125,7 +127,8 @@ class NewTerm(Rule):
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
-        self.known = dict.fromkeys(state.get("known", []))
+        self.known = dict.fromkeys(state.get("known") or [])
+        self.versions["known"] = self.versions.get("known", 0) + 1
         self.pending = {t: [list(e) for e in v] for t, v in state.get("pending", {}).items()}
         self.counts = {t: {int(m): n for m, n in v.items()}
                        for t, v in state.get("counts", {}).items()}

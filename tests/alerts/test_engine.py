@@ -173,3 +173,52 @@ def test_alert_folds_and_case_raise_use_the_batch_look_ups(db, routing, clocks):
     assert eng.process([repost], now=later) == []  # both alerts absorb it
     with db.session() as s:
         assert count(db, AlertRow) == 2 and count(db, CaseRow) == 1
+
+
+def test_rule_state_rows_are_written_when_they_change_and_known_terms_apart(db, routing, clocks):
+    from alerts.rules.new_term import NewTerm, NewTermOptions
+
+    def make():
+        return engine(db, routing, clocks, [*rules(), NewTerm(NewTermOptions(
+            name="nt", type="new_term", warmup_posts=2, min_posts=2))])
+
+    def stored():
+        with db.session() as s:
+            return {r.rule: (r.state, r.updated_at) for r in s.scalars(select(RuleStateRow))}
+
+    eng = make()
+    eng.process([cpost(at=NOW, region=["江宁区"]), cpost(at=NOW, region=["秦淮区"])], now=NOW)
+    first = stored()
+    assert first["nt.known"][0] == ["江宁区", "秦淮区"] and "known" not in first["nt"][0]
+    later = NOW + timedelta(minutes=1)
+    eng.clock = lambda: later
+    eng.process([cpost(at=later, region=["江宁区"])], now=later)  # nothing new learnt
+    second = stored()
+    assert second["nt.known"] == first["nt.known"]      # not written again
+    assert second["kw"] == first["kw"]                  # nor the idle keyword rule's state
+    assert second["spike"][0] != first["spike"][0]      # the spike counted the post
+    again = make()                                      # a restart reads the rows together
+    assert list(again.by_name["nt"].known) == ["江宁区", "秦淮区"]
+    assert again.by_name["nt"].posts_seen == 3
+
+
+def test_state_saved_in_one_row_is_still_read_and_moved_apart(db, routing, clocks):
+    from sqlalchemy import delete
+
+    from alerts.rules.new_term import NewTerm, NewTermOptions
+
+    def make():
+        return engine(db, routing, clocks, [NewTerm(NewTermOptions(
+            name="nt", type="new_term", warmup_posts=0, min_posts=2))])
+
+    with db.session() as s:  # as saved before own rows
+        s.add(RuleStateRow(rule="nt", state={"active": {}, "known": ["旧词"], "pending": {},
+                                             "posts_seen": 7}))
+    eng = make()
+    assert list(eng.by_name["nt"].known) == ["旧词"]
+    eng.process([cpost(at=NOW)], now=NOW)
+    with db.session() as s:
+        assert s.get(RuleStateRow, "nt.known").state == ["旧词"]
+        assert "known" not in s.get(RuleStateRow, "nt").state
+        s.execute(delete(RuleStateRow).where(RuleStateRow.rule == "nt.known"))
+    assert list(make().by_name["nt"].known) == []
