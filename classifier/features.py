@@ -318,7 +318,42 @@ class Featurizer:
                     tables = self._fast = FastTables(self)
         return tables
 
-    def transform_cut(self, cb) -> Optional[tuple[sp.csr_matrix, "TokenIds"]]:
+    def char_columns(self, cb) -> tuple[np.ndarray, np.ndarray]:
+        """(text, char column) of every char 1-2-gram of a `CutBatch` that is in the vocabulary.
+
+        The text as `_clean_for_chars` makes it (whitespace runs -> one space,
+        stripped; "\0" counts as whitespace), all with numpy.
+        """
+        from classifier.tokenizer import SPACE
+
+        t = self.fast_tables()
+        cp = cb.cp
+        sep = cp == 10
+        ws = (((cb.flags & SPACE) != 0) | (cp == 0)) & ~sep
+        size = cp.size
+        after_gap = np.empty(size, dtype=bool)
+        if size:
+            after_gap[0] = True
+            np.logical_or(ws[:-1], sep[:-1], out=after_gap[1:])
+        solid_at = np.where(ws, size, np.arange(size))
+        next_solid = np.minimum.accumulate(solid_at[::-1])[::-1]
+        trailing = ws & ((next_solid == size) | sep[np.minimum(next_solid, max(size - 1, 0))])
+        keep = ~sep & ~(ws & (after_gap | trailing))
+        char_doc = np.cumsum(sep)[keep]
+        chars = np.where(ws, 32, cp)[keep].astype(np.int64)
+        uni = t.unigram[np.minimum(chars, 0xFFFF)]
+        astral = np.flatnonzero(chars > 0xFFFF)
+        if astral.size:
+            uni[astral] = t.ngrams.get(chars[astral])
+        pair = char_doc[1:] == char_doc[:-1]
+        bi = t.ngrams.get(((chars[:-1][pair] + 1) << _BIGRAM_SHIFT) | chars[1:][pair])
+        c_doc = np.concatenate([char_doc, char_doc[:-1][pair]])
+        c_col = np.concatenate([uni, bi])
+        c_hit = c_col >= 0
+        return c_doc[c_hit], c_col[c_hit]
+
+
+    def transform_cut(self, cb, char_cols=None) -> Optional[tuple[sp.csr_matrix, "TokenIds"]]:
         """(features, `TokenIds`) of a `tokenizer.CutBatch`: the same matrix as `transform`.
 
         No Python operation per token or character: each token gets a key of
@@ -327,10 +362,9 @@ class Featurizer:
         key in a hash table, and the char n-grams and the tf-idf of the batch
         are built with numpy. Returns None in the (never seen) case of two
         different long tokens of the batch with the same 64-bit hash; use
-        `transform_tokens` then.
+        `transform_tokens` then. `char_cols`: `char_columns(cb)` if already
+        computed (in another thread, say).
         """
-        from classifier.tokenizer import SPACE
-
         t = self.fast_tables()
         n, cp = cb.n, cb.cp
         start, length, rows = cb.start, cb.length, cb.doc
@@ -389,34 +423,13 @@ class Featurizer:
             rows_w.append(c_rows[keep])
             cols_w.append(c_cols[keep])
 
-        # --- chars: the text as `_clean_for_chars` makes it (whitespace runs
-        # -> one space, stripped; "\0" counts as whitespace), then 1-2-grams
-        sep = cp == 10
-        ws = (((cb.flags & SPACE) != 0) | (cp == 0)) & ~sep
-        size = cp.size
-        after_gap = np.empty(size, dtype=bool)
-        if size:
-            after_gap[0] = True
-            np.logical_or(ws[:-1], sep[:-1], out=after_gap[1:])
-        solid_at = np.where(ws, size, np.arange(size))
-        next_solid = np.minimum.accumulate(solid_at[::-1])[::-1]
-        trailing = ws & ((next_solid == size) | sep[np.minimum(next_solid, max(size - 1, 0))])
-        keep = ~sep & ~(ws & (after_gap | trailing))
-        char_doc = np.cumsum(sep)[keep]
-        chars = np.where(ws, 32, cp)[keep].astype(np.int64)
-        uni = t.unigram[np.minimum(chars, 0xFFFF)]
-        astral = np.flatnonzero(chars > 0xFFFF)
-        if astral.size:
-            uni[astral] = t.ngrams.get(chars[astral])
-        pair = char_doc[1:] == char_doc[:-1]
-        bi = t.ngrams.get(((chars[:-1][pair] + 1) << _BIGRAM_SHIFT) | chars[1:][pair])
-        c_doc = np.concatenate([char_doc, char_doc[:-1][pair]])
-        c_col = np.concatenate([uni, bi])
-        c_hit = c_col >= 0
+        # --- chars
+        if char_cols is None:
+            char_cols = self.char_columns(cb)
+        c_doc, c_col = char_cols
 
         nw = t.n_words
-        X = _csr_from_pairs(np.concatenate(rows_w + [c_doc[c_hit]]),
-                            np.concatenate(cols_w + [c_col[c_hit] + nw]),
+        X = _csr_from_pairs(np.concatenate(rows_w + [c_doc]), np.concatenate(cols_w + [c_col + nw]),
                             n, t.idf.size, t.idf, nw)
         ti = TokenIds()
         ti.cb, ti.tables, ti.ids, ti.rows, ti.col = cb, t, ids, rows, tok_col

@@ -205,9 +205,10 @@ class Classifier:
         self.metadata = dict(metadata)
         self.sensitive_levels = dict(sensitive_levels or {})
         self.gazetteer = gazetteer or Gazetteer([])
-        #: 2: pipeline big batches over two threads (see `predict_batch`); 1: one thread.
-        #: Only rjieba cuts without the GIL, so only it gains from the second thread.
-        self.threads = 2 if tokenizer_backend == "rjieba" else 1
+        #: 2: pipeline big batches over two threads (see `predict_batch`; only
+        #: rjieba's segmentation runs without the GIL). 1 (the default): on the
+        #: shared 2-core machine the second thread was not reliably faster.
+        self.threads = 1
         if self.topic_weights.shape != (featurizer.n_features, len(self.topic_codes)):
             raise ModelError("topic weights do not match the features and topic codes")
         if self.sentiment_weights.shape != (featurizer.n_features, len(self.sentiment_labels)):
@@ -468,17 +469,18 @@ class Classifier:
         return out
 
     def _prepare(self, texts: list[str]):
-        """(normalised texts, heads, `CutBatch` or None): the part a second thread can do."""
+        """(normalised texts, heads, `CutBatch` or None, its char columns): what a second thread does."""
         norms = normalize_batch(texts)  # once; later normalize calls are cheap checks
         if max(map(len, norms)) > PREDICT_MAX_CHARS:
             heads = [t[:PREDICT_MAX_CHARS] for t in norms]
         else:
             heads = norms
-        return norms, heads, cut_batch(heads)
+        cb = cut_batch(heads)
+        return norms, heads, cb, self.featurizer.char_columns(cb) if cb is not None else None
 
-    def _finish(self, norms: list[str], heads: list[str], cb) -> list[Prediction]:
+    def _finish(self, norms: list[str], heads: list[str], cb, char_cols) -> list[Prediction]:
         texts = norms
-        fast = self.featurizer.transform_cut(cb) if cb is not None else None
+        fast = self.featurizer.transform_cut(cb, char_cols) if cb is not None else None
         if fast is not None:
             X, ti = fast
             keywords = self._keywords_ids(ti)
