@@ -569,31 +569,35 @@ class IntTable:
         if self.packed:
             used = self.keys != _EMPTY
             self.entries = np.where(used, (self.keys << self.value_bits) | self.values, _EMPTY)
+            self.keys = self.values = None
+        elif self.value_bits < 32:
+            self.values = self.values.astype(np.int32)
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
         return ((keys.view(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).view(np.int64)
+
+    def _probe(self, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(key, value) stored at each slot (key _EMPTY: a free slot)."""
+        if self.packed:
+            entry = self.entries[slot]
+            return np.where(entry == _EMPTY, _EMPTY, entry >> self.value_bits), \
+                entry & ((1 << self.value_bits) - 1)
+        return self.keys[slot], self.values[slot]
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key, -1 for keys not in the table."""
         keys = np.ascontiguousarray(keys, dtype=np.int64)
         slot = self._slot(keys)
-        if self.packed:
-            entry = self.entries[slot]
-            hit = (entry >> self.value_bits) == keys
-            out = np.where(hit, entry & ((1 << self.value_bits) - 1), -1)
-            more = np.flatnonzero(~hit & (entry != _EMPTY))
-        else:
-            found = self.keys[slot]
-            hit = found == keys
-            out = np.where(hit, self.values[slot], -1)
-            more = np.flatnonzero(~hit & (found != _EMPTY))
-        idx = more
+        found, value = self._probe(slot)
+        hit = found == keys
+        out = np.where(hit, value, -1)
+        idx = np.flatnonzero(~hit & (found != _EMPTY))
         s = slot[idx]
         while idx.size:
             s = (s + 1) & self.mask
-            found = self.keys[s]
+            found, value = self._probe(s)
             hit = found == keys[idx]
-            out[idx[hit]] = self.values[s[hit]]
+            out[idx[hit]] = value[hit]
             more = ~hit & (found != _EMPTY)
             idx, s = idx[more], s[more]
         return out
