@@ -138,7 +138,7 @@ class AlertsEngine:
         postgres = s.get_bind().dialect.name == "postgresql"
         own_rows = self._own_rows()
         for name, state in rows.items():
-            text = json.dumps(state)
+            text = json.dumps(state, separators=(",", ":"))
             reason = self.disabled.get(name)
             if name in self._written and self._written[name] == (text, reason):
                 continue

@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Optional, Type
+from typing import ClassVar, NamedTuple, Optional, Type
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from yuqing.records import ClassifiedPost, Severity
+from yuqing.records import ClassifiedPost, SentimentLabel, Severity
 
 RULE_TYPES: dict[str, Type["Rule"]] = {}
 
@@ -138,6 +138,42 @@ def post_time(post: ClassifiedPost) -> datetime:
     return post.published_at or post.fetched_at
 
 
+class Facts(NamedTuple):
+    """What the counting rules read of a post, worked out once per batch for all of them."""
+
+    post: ClassifiedPost
+    id: str
+    at: datetime             # its time, not later than now
+    minute: int
+    topics: tuple[str, ...]
+    region: Optional[str]    # the first place
+    label: str               # its sentiment
+    negative: bool
+
+
+_last_facts: tuple = (None, None, [])
+
+
+def facts(posts: list[ClassifiedPost], now: datetime) -> list[Facts]:
+    """The facts of `posts` judged at `now`; the rules that get the same list in a row (the
+    engine gives one list to all its counting rules) share them."""
+    global _last_facts
+    cached, at_now, out = _last_facts
+    if cached is posts and at_now == now and len(out) == len(posts):
+        return out
+    out = []
+    for p in posts:
+        at = p.published_at or p.fetched_at
+        if at > now:
+            at = now
+        label = p.sentiment.label
+        out.append(Facts(p, p.id, at, int(at.timestamp() // 60), tuple(t.code for t in p.topics),
+                         p.region[0] if p.region else None, label.value,
+                         label == SentimentLabel.negative))
+    _last_facts = (posts, now, out)  # the list is held, so its id is not reused meanwhile
+    return out
+
+
 def first_region(post: ClassifiedPost) -> Optional[str]:
     return post.region[0] if post.region else None
 
@@ -152,9 +188,11 @@ def board_kind(post: ClassifiedPost) -> str:
     return "board" if post.source_type == SourceType.board else "opinion"
 
 
-def keep_newest(entries: list, n: int) -> list:
-    """The newest `n` entries (a bounded list the rule appends to)."""
-    return entries[-n:] if len(entries) > n else entries
+def in_window(entries: list, start: float, n: int = 50) -> list:
+    """The newest `n` of the entries ([minute, post id, ...]) after minute `start`: the posts
+    of the current window an alert gives as evidence, and all a rule keeps of them."""
+    kept = [e for e in entries if e[0] > start]
+    return kept[-n:] if len(kept) > n else kept
 
 
 def first_sighting(known: dict, key, entries: list, pid: str, pos: int = 1) -> bool:

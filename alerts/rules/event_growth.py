@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuqing.records import ClassifiedPost, Severity
 
-from .base import (Candidate, Rule, RuleOptions, board_kind, first_region, first_sighting,
-                   keep_newest, minute, post_time, register)
+from .base import (Candidate, Rule, RuleOptions, board_kind, facts, first_sighting, in_window,
+                   minute, register)
 
-#: post ids kept per event: the evidence (the newest 50 in the window), and what a rule used on
+#: post ids kept per event: the evidence (the newest 50 in the window), also what a rule used on
 #: its own counts an updated post once against (in the engine it gets each post once)
 RECENT = 50
 
@@ -54,7 +54,8 @@ class EventGrowth(Rule):
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
         known: dict = {}
-        for post in posts:
+        for f in facts(posts, now):
+            post = f.post
             eid = post.cluster_id
             if not eid:
                 continue
@@ -62,18 +63,18 @@ class EventGrowth(Rule):
             if ev is None:
                 ev = self.events[eid] = {"counts": {}, "recent": [], "sources": [],
                                          "new_sources": [], "meta": {}}
-            if not first_sighting(known, eid, ev["recent"], post.id):
+            if not first_sighting(known, eid, ev["recent"], f.id):
                 continue
-            m = minute(min(post_time(post), now))
+            m = f.minute
             ev["counts"][m] = ev["counts"].get(m, 0) + 1
-            ev["recent"].append([m, post.id])
+            ev["recent"].append([m, f.id])
             if post.source not in ev["sources"]:
                 ev["sources"].append(post.source)
                 if len(ev["sources"]) > 1:  # the first source is where it started
                     ev["new_sources"].append([m, post.source])
             if not ev["meta"]:
-                ev["meta"] = {"title": post.title or post.text[:30], "region": first_region(post),
-                              "topic": post.topic_codes[0] if post.topic_codes else None,
+                ev["meta"] = {"title": post.title or post.text[:30], "region": f.region,
+                              "topic": f.topics[0] if f.topics else None,
                               "kind": board_kind(post)}
             touched.add(eid)
         self._prune(now)
@@ -106,21 +107,22 @@ class EventGrowth(Rule):
             region=meta["region"], title=f"事件快速扩散：{meta['title']}",
             summary=(f"近 {o.window_minutes:g} 分钟新增 {cur} 条（此前 {prev} 条），"
                      f"新增来源 {len(new_sources)} 个"),
-            evidence=[p for m, p in ev["recent"] if m > start][-50:], event_id=eid,
+            evidence=[p for m, p in in_window(ev["recent"], start, RECENT)], event_id=eid,
             kind=meta["kind"],
             window={"minutes": o.window_minutes, "posts": cur, "previous": prev,
                     "new_sources": new_sources})
 
     def _prune(self, now: datetime) -> None:
         cutoff = minute(now) - 2 * self.options.window_minutes
+        start = minute(now) - self.options.window_minutes
         for eid in list(self.events):
             ev = self.events[eid]
-            ev["recent"] = keep_newest(ev["recent"], RECENT)
+            if ev["recent"]:
+                ev["recent"] = in_window(ev["recent"], start, RECENT)
             counts = ev["counts"]
             if counts and min(counts) > cutoff:
                 continue  # nothing expired
             ev["counts"] = {m: n for m, n in counts.items() if m > cutoff}
-            ev["recent"] = [p for p in ev["recent"] if p[0] > cutoff]
             ev["new_sources"] = [s for s in ev["new_sources"] if s[0] > cutoff]
             if not ev["counts"] and f"{self.name}:{eid}" not in self.active:
                 del self.events[eid]

@@ -14,15 +14,15 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from yuqing.records import ClassifiedPost, SentimentLabel, Severity
+from yuqing.records import ClassifiedPost, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import (Candidate, Rule, RuleOptions, first_sighting, keep_newest, minute, post_time,
-                   register)
+from .base import Candidate, Facts, Rule, RuleOptions, facts, first_sighting, in_window, minute, register
 
-#: post ids kept per group: what a rule used on its own counts an updated post once against
-#: (in the engine it gets each post once), and separately the newest negative ones (evidence)
-RECENT = 100
+#: post ids kept per group, of the current window: the newest ones (what a rule used on its own
+#: counts an updated post once against; in the engine it gets each post once) and the newest
+#: negative ones (the evidence)
+RECENT = 50
 EVIDENCE = 50
 
 
@@ -59,30 +59,28 @@ class NegativeShare(Rule):
         self.recent: dict[str, list[list]] = defaultdict(list)
         self.negatives: dict[str, list[list]] = defaultdict(list)
 
-    def _groups(self, post: ClassifiedPost) -> list[str]:
+    def _groups(self, f: Facts) -> list[str]:
         o = self.options
         if o.group_by == "region":
-            return list(dict.fromkeys(post.region))
-        return [c for c in post.topic_codes
-                if (c in o.topics if o.topics else c != "other")]
+            return list(dict.fromkeys(f.post.region))
+        return [c for c in f.topics if (c in o.topics if o.topics else c != "other")]
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
         known: dict = {}
-        for post in posts:
-            m = minute(min(post_time(post), now))
-            negative = post.sentiment.label == SentimentLabel.negative
-            for g in self._groups(post):
-                if not first_sighting(known, g, self.recent[g], post.id):
+        for f in facts(posts, now):
+            m, negative = f.minute, f.negative
+            for g in self._groups(f):
+                if not first_sighting(known, g, self.recent[g], f.id):
                     continue
                 count = self.counts[g].get(m)
                 if count is None:
                     count = self.counts[g][m] = [0, 0]
                 count[0] += 1
-                self.recent[g].append([m, post.id])
+                self.recent[g].append([m, f.id])
                 if negative:
                     count[1] += 1
-                    self.negatives[g].append([m, post.id])
+                    self.negatives[g].append([m, f.id])
                 touched.add(g)
         self._prune(now)
         out = []
@@ -119,24 +117,23 @@ class NegativeShare(Rule):
             topic=topic, region=region, title=f"{what}负面舆情占比上升",
             summary=(f"近 {o.window_minutes:g} 分钟{what}相关信息 {cur} 条，负面占比 "
                      f"{share:.0%}（此前 {base:.0%}）"),
-            evidence=[p for m, p in self.negatives.get(group, []) if m > start][-EVIDENCE:],
+            evidence=[p for m, p in in_window(self.negatives.get(group, []), start, EVIDENCE)],
             window={"minutes": o.window_minutes, "posts": cur, "share": round(share, 3),
                     "baseline": round(base, 3)})
 
     def _prune(self, now: datetime) -> None:
         o = self.options
         cutoff = minute(now - timedelta(minutes=o.window_minutes * (o.baseline_windows + 1)))
+        start = minute(now) - o.window_minutes
         for g in list(self.counts):
             counts = self.counts[g]
-            if min(counts, default=cutoff) > cutoff:  # nothing expired
-                self.recent[g] = keep_newest(self.recent[g], RECENT)
-                self.negatives[g] = keep_newest(self.negatives[g], EVIDENCE)
-                continue
+            self.recent[g] = in_window(self.recent[g], start, RECENT)
+            self.negatives[g] = in_window(self.negatives[g], start, EVIDENCE)
+            if min(counts, default=cutoff) > cutoff:
+                continue  # nothing expired
             kept = {m: c for m, c in counts.items() if m > cutoff}
             if kept:
                 self.counts[g] = kept
-                self.recent[g] = [x for x in self.recent[g] if x[0] > cutoff][-RECENT:]
-                self.negatives[g] = [x for x in self.negatives[g] if x[0] > cutoff][-EVIDENCE:]
             else:
                 del self.counts[g]
                 self.recent.pop(g, None)
@@ -165,5 +162,5 @@ class NegativeShare(Rule):
             for m, p, n in seen:
                 count = self.counts[g].setdefault(int(m), [0, 0])
                 count[0], count[1] = count[0] + 1, count[1] + int(bool(n))
-            self.recent[g] = [[int(m), p] for m, p, _n in seen][-RECENT:]
-            self.negatives[g] = [[int(m), p] for m, p, n in seen if n][-EVIDENCE:]
+            self.recent[g] = [[int(m), p] for m, p, _n in seen]
+            self.negatives[g] = [[int(m), p] for m, p, n in seen if n]

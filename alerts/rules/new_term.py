@@ -15,7 +15,7 @@ from pydantic import Field
 
 from yuqing.records import ClassifiedPost, Severity
 
-from .base import Candidate, Rule, RuleOptions, board_kind, first_sighting, minute, post_time, register
+from .base import Candidate, Rule, RuleOptions, board_kind, facts, first_sighting, minute, register
 
 #: the posts kept per pending term, for its topic and kind (the first ones) and its evidence
 #: (the newest 50); its count is kept apart
@@ -64,25 +64,27 @@ class NewTerm(Rule):
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
         known: dict = {}
-        for post in posts:
+        for f in facts(posts, now):
             warm = self.posts_seen < self.options.warmup_posts
             self.posts_seen += 1
-            for term in self._terms(post):
+            for term in self._terms(f.post):
                 if term in self.known:
                     continue
                 if warm:
                     self._learn(term)
                     continue
-                entries = self.pending.setdefault(term, [])
-                if first_sighting(known, term, entries, post.id):
-                    m = minute(min(post_time(post), now))
+                entries = self.pending.get(term)
+                if entries is None:
+                    entries = self.pending[term] = []
+                if first_sighting(known, term, entries, f.id):
+                    m = f.minute
                     counts = self.counts.setdefault(term, {})
                     counts[m] = counts.get(m, 0) + 1
                     touched.add(term)
                     if len(entries) >= RECENT:
                         del entries[RECENT - EVIDENCE]  # the first ones and the newest stay
-                    topic = post.topic_codes[0] if post.topic_codes else None
-                    entries.append([m, post.id, topic, board_kind(post)])
+                    topic = f.topics[0] if f.topics else None
+                    entries.append([m, f.id, topic, board_kind(f.post)])
         out = self._expire(now)
         for term in touched:
             entries = self.pending.get(term, [])

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuqing.records import ClassifiedPost, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import (Candidate, Rule, RuleOptions, first_region, first_sighting, keep_newest, minute,
-                   post_time, register)
+from .base import (Candidate, Facts, Rule, RuleOptions, facts, first_sighting, in_window, minute,
+                   register)
 
 
 class Level(BaseModel):
@@ -43,9 +43,9 @@ class VolumeSpikeOptions(RuleOptions):
     levels: list[Level] = Field(default_factory=lambda: [Level(count=1, severity=Severity.IV)])
 
 
-#: post ids kept per key: the evidence (the newest 50 in the window), and what a rule used on
+#: post ids kept per key: the evidence (the newest 50 in the window), also what a rule used on
 #: its own counts an updated post once against (in the engine it gets each post once)
-RECENT = 100
+RECENT = 50
 WEEK_HOURS = 7 * 24
 
 
@@ -73,13 +73,18 @@ class VolumeSpike(Rule):
     def _horizon(self) -> float:
         return self.options.window_minutes * (self.options.baseline_windows + 1)
 
-    def _keys(self, post: ClassifiedPost) -> list[tuple[str, str, Optional[str]]]:
+    def _keys(self, f: Facts, memo: dict) -> list[tuple[str, str, Optional[str]]]:
+        """The post's keys: (key, topic, place); `memo` keeps them per kind of post."""
         o = self.options
-        if o.sentiment and post.sentiment.label.value != o.sentiment:
-            return []
-        region = first_region(post) if o.by_region else None
-        out = []
-        for code in post.topic_codes:
+        kind = (f.topics, f.region if o.by_region else None, f.label if o.sentiment else None)
+        out = memo.get(kind)
+        if out is not None:
+            return out
+        out = memo[kind] = []
+        if o.sentiment and f.label != o.sentiment:
+            return out
+        region = kind[1]
+        for code in f.topics:
             if (o.topics and code not in o.topics) or (not o.topics and code == "other"):
                 continue
             out.append((f"{code}|{region or ''}", code, region))
@@ -90,15 +95,16 @@ class VolumeSpike(Rule):
         seasonal = self.options.baseline == "seasonal"
         touched: dict[str, tuple[str, Optional[str]]] = {}
         known: dict = {}
-        for post in posts:
-            ts = min(post_time(post), now)
+        memo: dict = {}
+        for f in facts(posts, now):
+            ts = f.at
             if seasonal:
                 self.first_hour = min(self.first_hour or _hour(ts), _hour(ts))
-            if ts < oldest and not seasonal:
+            elif ts < oldest:
                 continue  # too old to say anything about the current window
-            m = minute(ts)
-            for key, code, region in self._keys(post):
-                if not first_sighting(known, key, self.recent[key], post.id):
+            m = f.minute
+            for key, code, region in self._keys(f, memo):
+                if not first_sighting(known, key, self.recent[key], f.id):
                     continue  # an updated post is still one post
                 if seasonal:
                     h = _hour(ts)
@@ -106,7 +112,7 @@ class VolumeSpike(Rule):
                 if ts < oldest:
                     continue
                 self.buckets[key][m] = self.buckets[key].get(m, 0) + 1
-                self.recent[key].append((m, post.id))
+                self.recent[key].append((m, f.id))
                 touched[key] = (code, region)
         self._prune(now)
         out = []
@@ -141,7 +147,7 @@ class VolumeSpike(Rule):
         for level in sorted(o.levels, key=lambda lv: lv.count):
             if current >= level.count:
                 severity = level.severity
-        evidence = [pid for m, pid in self.recent[key] if m > start][-50:]
+        evidence = [pid for m, pid in in_window(self.recent[key], start, RECENT)]
         place = f"{region}" if region else ""
         name = topic_name(code)
         return Candidate(
@@ -156,15 +162,15 @@ class VolumeSpike(Rule):
 
     def _prune(self, now: datetime) -> None:
         cutoff = minute(now - timedelta(minutes=self._horizon))
+        start = minute(now) - self.options.window_minutes
         for key in list(self.buckets):
             counts = self.buckets[key]
+            self.recent[key] = in_window(self.recent[key], start, RECENT)
             if min(counts, default=cutoff) > cutoff:
-                self.recent[key] = keep_newest(self.recent[key], RECENT)
                 continue  # nothing expired
             kept = {m: c for m, c in counts.items() if m > cutoff}
             if kept:
                 self.buckets[key] = kept
-                self.recent[key] = [(m, p) for m, p in self.recent[key] if m > cutoff][-RECENT:]
             else:
                 del self.buckets[key]
                 self.recent.pop(key, None)
