@@ -9,8 +9,8 @@ topics, sentiment, keywords, sensitive words, places) in this one process,
 measured `--repeat` times over the same posts: wall-clock posts/s and posts
 per CPU second of the process (the second is steadier on a busy machine).
 The stage table is one more pass, in one thread, with each stage timed
-(CPU s per 10,000 posts). `--threads 2` sets `Classifier.threads` (the next chunk of a batch
-is cut in a second thread; default: the classifier's own, 1).
+(CPU s per 10,000 posts). `--threads 2` sets `Classifier.threads` (the next
+chunk of a batch is cut in a second thread; default: the classifier's own, 1).
 `classify_posts` (the same posts as `Post` records, `ClassifiedPost` out,
 as the stream worker calls it) is timed once more at the end.
 """

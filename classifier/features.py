@@ -382,7 +382,8 @@ class Featurizer:
         ids = kid.copy()
         unknown = np.flatnonzero(kid < 0)
         if unknown.size:
-            u_keys, u_first, u_inv = np.unique(keys[unknown], return_index=True, return_inverse=True)
+            u_keys, u_first, u_inv = np.unique(keys[unknown], return_index=True,
+                                               return_inverse=True)
             u_inv = u_inv.reshape(-1)
             rep = unknown[u_first][u_inv]
             check = np.flatnonzero((rep != unknown) & (length[unknown] > 3))

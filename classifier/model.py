@@ -300,7 +300,8 @@ class Classifier:
         ok = np.fromiter((_keyword_ok(t) for t in bt.uniq), dtype=bool, count=len(bt.uniq))
         uniq = bt.uniq
         return self._top_terms(bt.ids, bt.rows, int(bt.starts.size), len(uniq),
-                               vocab_ids[bt.ids], ok[bt.ids], lambda u: [uniq[i] for i in u.tolist()])
+                               vocab_ids[bt.ids], ok[bt.ids],
+                               lambda u: [uniq[i] for i in u.tolist()])
 
     def _keywords_ids(self, ti: TokenIds) -> list[list[str]]:
         """`_keywords_batch` over the token groups of the vectorised path.
@@ -469,7 +470,10 @@ class Classifier:
         return out
 
     def _prepare(self, texts: list[str]):
-        """(normalised texts, heads, `CutBatch` or None, its char columns): what a second thread does."""
+        """(normalised texts, heads, `CutBatch` or None, its char columns).
+
+        What the second thread does when `threads` > 1.
+        """
         norms = normalize_batch(texts)  # once; later normalize calls are cheap checks
         if max(map(len, norms)) > PREDICT_MAX_CHARS:
             heads = [t[:PREDICT_MAX_CHARS] for t in norms]

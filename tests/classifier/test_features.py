@@ -29,7 +29,7 @@ EDGE_TEXTS = [
 
 
 def varied_texts(n: int = 400, seed: int = 7) -> list[str]:
-    """`n` texts: the edge cases, seed posts, and seeds cut, joined and mixed with the edge cases."""
+    """`n` texts: the edge cases, seed posts, and seeds cut, joined and mixed with edge cases."""
     seeds = [json.loads(line)["text"] for line in SEED_PATH.read_text(encoding="utf-8").splitlines()
              if line.strip()]
     rng = random.Random(seed)
@@ -104,7 +104,8 @@ def test_span_hash_and_spans_equal():
     start, length = np.array([0, 2, 4, 6, 0]), np.array([2, 2, 2, 3, 3])
     h = span_hash(cp, start, length)
     assert h[0] == h[1] and len(set(h[1:].tolist())) == 4
-    assert spans_equal(cp, start, length, cp, np.array([2, 0, 2, 6, 0]), np.array([2, 2, 2, 3, 2])).tolist() \
+    other_start, other_length = np.array([2, 0, 2, 6, 0]), np.array([2, 2, 2, 3, 2])
+    assert spans_equal(cp, start, length, cp, other_start, other_length).tolist() \
         == [True, True, False, True, False]
 
 
@@ -141,7 +142,8 @@ def test_a_long_token_hash_collision_is_caught(classifier, monkeypatch):
     known = next(i for i, w in enumerate(t.strings)
                  if len(w) > 3 and t.vocab[i] >= 0 and w.isalpha() and tokenize(w) == [w])
     word = t.strings[known]
-    known_key = int(features.token_keys(t.cp, t.start[known:known + 1], t.length[known:known + 1])[0])
+    one = slice(known, known + 1)
+    known_key = int(features.token_keys(t.cp, t.start[one], t.length[one])[0])
     real = features.token_keys
 
     def colliding(cp, start, length):

@@ -333,7 +333,7 @@ def test_two_thread_pipeline_gives_the_same_predictions(classifier, monkeypatch)
 
 
 def test_keyword_ranking_without_packed_sort_keys(classifier, monkeypatch):
-    """Batches too big for the packed int64 sort keys take np.unique and lexsort: the same keywords."""
+    """Batches too big for packed int64 sort keys take np.unique and lexsort: same keywords."""
     from classifier import model
     from .test_features import varied_texts
 
