@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, Table, any_, bindparam, insert, select
+from sqlalchemy import JSON, Table, any_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +59,18 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
             [tuple(f(v) if f else v for f, v in zip(convert, row.values())) for row in rows])
     else:
         session.execute(insert(table), rows)
+
+
+def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> None:
+    """Update rows found by their `key` column: `rows` are dicts with the key and the same
+    columns to set (one executemany; on PostgreSQL its statements are pipelined)."""
+    if not rows:
+        return
+    names = [n for n in rows[0] if n != key]
+    stmt = (update(table).where(table.c[key] == bindparam("_key"))
+            .values({table.c[n]: bindparam(f"_{n}") for n in names}))
+    session.execute(stmt, [{f"_{k}": v for k, v in row.items()} | {"_key": row[key]}
+                           for row in rows])
 
 
 def _pg_converter(type_, dialect):

@@ -50,6 +50,7 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from yuqing.records import ClassifiedPost, SentimentLabel
 
@@ -404,11 +405,13 @@ class EventGrouper:
         self.event_rows = {eid: t.row for eid, t in tallies.items() if t.row is not None}
         bulk.insert_rows(session, EventRow.__table__,
                          [t.values for t in tallies.values() if t.row is None])
-        for t in tallies.values():
-            if t.row is not None:
-                for name, value in t.values.items():
-                    if getattr(t.row, name) != value:
-                        setattr(t.row, name, value)
+        changed = []
+        for eid, t in tallies.items():
+            if t.row is not None and any(getattr(t.row, k) != v for k, v in t.values.items()):
+                changed.append({"id": eid, **t.values})
+                for name, value in t.values.items():  # the row in the session, as written
+                    set_committed_value(t.row, name, value)
+        bulk.update_rows(session, EventRow.__table__, "id", changed)
         bulk.insert_rows(session, EventPostRow.__table__, members)
         # the buckets of new events are new; the others may exist
         hours = [dict(event_id=e, hour=h, posts=n, negative=neg)

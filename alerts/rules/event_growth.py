@@ -7,6 +7,7 @@ it had not been seen on before.
 """
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 from typing import Optional
 
@@ -50,6 +51,10 @@ class EventGrowth(Rule):
         # event id -> {"counts": {minute: posts}, "recent": [[minute, post id]],
         #              "sources": [...], "new_sources": [[minute, source]], "meta": {...}}
         self.events: dict[str, dict] = {}
+        # Pruning looks at every event once a minute (the cutoff moves by the minute), and
+        # in between only at those that changed since: added to, or recovered.
+        self._pruned_at: Optional[float] = None
+        self._changed: set[str] = set()
 
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         touched = set()
@@ -77,6 +82,7 @@ class EventGrowth(Rule):
                               "topic": f.topics[0] if f.topics else None,
                               "kind": board_kind(post)}
             touched.add(eid)
+        self._changed |= touched
         self._prune(now)
         out = []
         for eid in touched:
@@ -115,7 +121,12 @@ class EventGrowth(Rule):
     def _prune(self, now: datetime) -> None:
         cutoff = minute(now) - 2 * self.options.window_minutes
         start = minute(now) - self.options.window_minutes
-        for eid in list(self.events):
+        if cutoff != self._pruned_at:
+            self._pruned_at, check = cutoff, list(self.events)
+        else:  # the others are as the last pruning left them
+            check = [e for e in self._changed if e in self.events]
+        self._changed = set()
+        for eid in check:
             ev = self.events[eid]
             if ev["recent"]:
                 ev["recent"] = in_window(ev["recent"], start, RECENT)
@@ -127,9 +138,14 @@ class EventGrowth(Rule):
             if not ev["counts"] and f"{self.name}:{eid}" not in self.active:
                 del self.events[eid]
         if len(self.events) > self.options.max_events:
-            quiet = sorted(self.events, key=lambda e: max(self.events[e]["counts"], default=0))
-            for eid in quiet[:len(self.events) - self.options.max_events]:
+            quiet = heapq.nsmallest(len(self.events) - self.options.max_events, self.events,
+                                    key=lambda e: max(self.events[e]["counts"], default=0))
+            for eid in quiet:
                 del self.events[eid]
+
+    def recover(self, key: str, now: datetime, summary: str) -> Candidate:
+        self._changed.add(key[len(self.name) + 1:])  # no longer kept for being active
+        return super().recover(key, now, summary)
 
     def get_state(self) -> dict:
         # JSON writes the minutes (int keys) as strings; set_state reads them back
@@ -137,6 +153,7 @@ class EventGrowth(Rule):
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
+        self._pruned_at, self._changed = None, set()
         self.events = {}
         for eid, ev in state.get("events", {}).items():
             if "posts" in ev:  # the state as saved before counts: [[minute, post id, source]]
