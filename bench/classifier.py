@@ -31,6 +31,7 @@ STAGES = [
     ("classifier.model", "normalize_batch", "normalise (NFKC + lower)"),
     ("classifier.model", "cut_batch", "tokenize (cut + junk filter)"),
     ("classifier.features.Featurizer", "transform_cut", "features (words, cues, chars, tf-idf)"),
+    ("classifier.features.Featurizer", "char_columns", "features (words, cues, chars, tf-idf)"),
     ("classifier.model.Classifier", "_keywords_ids", "keywords"),
     ("classifier.model.Classifier", "_scores", "linear models"),
     ("classifier.model.Classifier", "_sensitive_batch", "sensitive words"),
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
         spent, total = stage_times(clf, texts, args.batch)
         per = 10000 / len(texts)
         print("CPU s per 10,000 posts, by stage (one thread):")
-        for _, _, name in STAGES:
+        for name in dict.fromkeys(name for _, _, name in STAGES):
             if name in spent:
                 print(f"  {name:40s} {spent[name] * per:6.3f}")
         print(f"  {'other (probabilities, output objects)':40s} "
