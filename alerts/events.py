@@ -24,10 +24,8 @@ their membership rows so that a restart rebuilds it from the open events.
 A batch at a time
 -----------------
 The signatures are datasketch's MinHash (`num_perm=64, seed=7,
-scheme="affine32"`, the permutations datasketch generates for them) computed
-for a whole batch with numpy, the shingles' hashes and the signatures of
-texts seen before cached; they are the same values (tests check), so stored
-signatures stay comparable. The LSH index uses datasketch's banding for the
+scheme="affine32"`), computed for a whole batch by `alerts.minhash`: the same
+values (tests check), so stored signatures stay comparable. The LSH index uses datasketch's banding for the
 threshold (the same bands and rows) but maps a band's value to the *events*
 with a member having it, which is all a match needs: a story with thousands
 of copies costs one entry, not thousands. The posts are grouped in memory,
@@ -41,13 +39,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Optional
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHashLSH
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -55,99 +52,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from yuqing.records import ClassifiedPost, SentimentLabel
 
 from . import bulk
+from .minhash import NUM_PERM, Signer
 from .models import EventBucketRow, EventPostRow, EventRow
-
-SHINGLE = 3
-NUM_PERM = 64
-SEED = 7
-#: pinned, so that stored signatures stay comparable across datasketch versions
-SCHEME = "affine32"
-_NOISE = re.compile(r"[\W_]+", re.UNICODE)
-_REPOST = re.compile(r"^(转发|转载|转|rt|//@[^:：]*[:：])+[:：]?", re.IGNORECASE)
-#: the MinHash's permutations h -> a * h + b (mod 2^32), as datasketch draws them
-_PERM_A, _PERM_B = (np.asarray(p, dtype=np.uint32) for p in
-                    MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations)
-_EMPTY = np.uint32(0xFFFFFFFF)  # the value of a MinHash that saw nothing
-#: at most this many shingles x NUM_PERM values in one numpy step
-_CHUNK = 1 << 15
-
-
-def normalize(text: str) -> str:
-    return _NOISE.sub("", _REPOST.sub("", text.strip())).lower()
-
-
-def shingles(text: str, k: int = SHINGLE) -> set[str]:
-    return _shingles(normalize(text), k)
-
-
-def _shingles(t: str, k: int = SHINGLE) -> set[str]:
-    if len(t) <= k:
-        return {t} if t else set()
-    return {t[i:i + k] for i in range(len(t) - k + 1)}
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's finalizer: the pre-mix of datasketch's affine32 scheme."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
-class Signer:
-    """MinHash signatures of whole batches of texts (rows of NUM_PERM uint32)."""
-
-    def __init__(self, max_cached: int = 200_000):
-        self.max_cached = max_cached
-        self._hash: dict[str, int] = {}          # shingle -> its 32-bit SHA-1 hash
-        self._sig: dict[str, np.ndarray] = {}    # normalized text -> signature
-
-    def signatures(self, texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
-        todo: dict[str, list[int]] = {}
-        for i, text in enumerate(texts):
-            norm = normalize(text)
-            sig = self._sig.get(norm)
-            if sig is None:
-                todo.setdefault(norm, []).append(i)
-            else:
-                out[i] = sig
-        if todo:
-            if len(self._sig) + len(todo) > self.max_cached // 10:
-                self._sig.clear()
-            for (norm, rows), sig in zip(todo.items(), self._compute(list(todo))):
-                out[rows] = self._sig[norm] = sig
-        return out
-
-    def _hashes(self, sh: set[str]) -> list[int]:
-        known = self._hash
-        hv = list(map(known.get, sh))
-        if None in hv:
-            if len(known) > self.max_cached:
-                known.clear()
-            for i, (s, h) in enumerate(zip(sh, hv)):
-                if h is None:
-                    hv[i] = known[s] = int.from_bytes(
-                        hashlib.sha1(s.encode("utf-8")).digest()[:4], "little")
-        return hv
-
-    def _compute(self, norms: list[str]) -> np.ndarray:
-        lists = [self._hashes(_shingles(t)) for t in norms]
-        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        offsets = np.concatenate(([0], np.cumsum(sizes)))
-        hv = _fmix32(np.fromiter((h for hs in lists for h in hs), dtype=np.uint32,
-                                 count=int(offsets[-1])))
-        sigs = np.full((len(norms), NUM_PERM), _EMPTY, dtype=np.uint32)
-        lo = 0
-        while lo < len(norms):
-            hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + _CHUNK, "right")) - 1)
-            rows = lo + np.flatnonzero(sizes[lo:hi])
-            if len(rows):
-                phv = hv[offsets[lo]:offsets[hi], None] * _PERM_A + _PERM_B  # wraps mod 2^32
-                sigs[rows] = np.minimum.reduceat(phv, offsets[rows] - offsets[lo], axis=0)
-            lo = hi
-        return sigs
 
 
 def post_time(post: ClassifiedPost) -> datetime:

@@ -62,19 +62,27 @@ def test_batch_signatures_are_datasketch_minhash():
     import numpy as np
     from datasketch import MinHash
 
-    from alerts.events import NUM_PERM, SCHEME, SEED, Signer, shingles
+    from alerts.minhash import NUM_PERM, SCHEME, SEED, Signer, shingles
 
     rng = random.Random(3)
-    texts = ["", "!!", "停水", "转发：" + TEXT, TEXT, TEXT + "。"] + [
-        "".join(chr(rng.randrange(0x4E00, 0x4E80)) for _ in range(rng.randrange(1, 3000)))
-        for _ in range(200)]
-    signer = Signer()
-    sigs = signer.signatures(texts)
-    assert np.array_equal(signer.signatures(texts[::-1]), sigs[::-1])  # from the caches
-    for text, sig in zip(texts, sigs):
+    alphabet = "停水小区物业ab1😀𠀋é"  # (CJK, ASCII, digits, outside the BMP, accents)
+    texts = ["", "!!", "停", "停水", "停水了", "转发：" + TEXT, TEXT, TEXT + "。", "水水水水水"] + [
+        "".join(rng.choice(alphabet) if rng.random() < 0.3 else chr(rng.randrange(0x4E00, 0x4E80))
+                for _ in range(rng.randrange(1, 3000))) for _ in range(200)]
+
+    def datasketch(text):
         m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
         m.update_batch([s.encode("utf-8") for s in shingles(text)])
-        assert sig.tolist() == m.hashvalues.tolist()
+        return m.hashvalues.tolist()
+
+    signer = Signer(max_shingles=50_000)  # (small: its table starts again on the way)
+    sigs = np.concatenate([signer.signatures(texts[i:i + 37]) for i in range(0, len(texts), 37)])
+    assert np.array_equal(signer.signatures(texts[::-1]), sigs[::-1])  # from the caches
+    for text, sig in zip(texts, sigs):
+        assert sig.tolist() == datasketch(text)
+    fresh = Signer()
+    for text in texts[:20]:  # one at a time, against a table the batch filled
+        assert fresh.signatures([text])[0].tolist() == datasketch(text)
 
 
 def _state(s, eid):
