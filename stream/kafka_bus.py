@@ -77,6 +77,9 @@ def _message(topic: str, m) -> Message:
                    timestamp=datetime.fromtimestamp(ms / 1000, UTC) if kind and ms >= 0 else None)
 
 
+#: how long a poll that got its first message waits for more to join the batch
+LINGER_S = 0.02
+
 class KafkaBus(Bus):
     def __init__(self, settings: Settings, *, client_id: str = "yuqing",
                  linger_ms: int = 20, batch_size: int = 256 * 1024,
@@ -360,7 +363,7 @@ class KafkaBusConsumer(Consumer):
         if self._closed:
             raise BusError(f"consumer of {self.group!r} on {self.name!r} is closed")
         try:
-            batch = self._consumer.consume(max(1, max_records), max(0.0, timeout))
+            batch = self._take(max(1, max_records), max(0.0, timeout))
         except KafkaException as exc:
             raise BusError(f"{self.bus._where()}: poll on {self.name!r} failed: {describe(exc)}") from exc
         out: list[Message] = []
@@ -381,6 +384,18 @@ class KafkaBusConsumer(Consumer):
         if self._health.fatal is not None or self._health.down_since is not None:
             self._check_health()
         return out
+
+    def _take(self, n: int, timeout: float) -> list:
+        """Up to n messages: what is already fetched, else the first to arrive within `timeout`
+        plus what follows it within LINGER_S. (librdkafka's consume(n, timeout) waits for all n
+        or the whole timeout, so a trickle of posts would wait `timeout` at every stage.)"""
+        batch = self._consumer.consume(n, 0)
+        if batch or timeout <= 0:
+            return batch
+        first = self._consumer.poll(timeout)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(n - 1, min(LINGER_S, timeout))] if n > 1 else [first]
 
     def _event(self, err: KafkaError) -> None:
         code = err.code()
