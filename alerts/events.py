@@ -52,7 +52,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from yuqing.records import ClassifiedPost, SentimentLabel
 
 from . import bulk
-from .minhash import NUM_PERM, Signer
+from .minhash import NUM_PERM, Signer, pack, unpack
 from .models import EventBucketRow, EventPostRow, EventRow
 
 
@@ -75,7 +75,7 @@ class _Joined:
     post: ClassifiedPost
     event_id: str
     ts: datetime
-    signature: np.ndarray
+    signature: str  # packed (alerts.minhash.pack)
 
 
 @dataclass
@@ -129,7 +129,7 @@ class EventGrouper:
             .join(EventRow, EventRow.id == EventPostRow.event_id)
             .where(EventRow.kind == "content", EventRow.last_seen_at >= now - self.window)).all()
         signed = [r for r in rows if r.signature]
-        sigs = np.array([r.signature for r in signed], dtype=np.uint32).reshape(-1, NUM_PERM)
+        sigs = unpack([r.signature for r in signed])
         for r, bands in zip(signed, self._bands(sigs)):
             self._index(r.post_id, r.id, bands)
         for pid, _sig, eid, last, first in rows:
@@ -204,11 +204,12 @@ class EventGrouper:
                 hits.add(events)
             else:
                 hits.update(events)
-        found = [e for e in hits if e in self.last_seen]
-        if len(found) == 1:
-            return found[0]
-        # the oldest open event is the original story
-        return min(found, key=lambda e: (self.last_seen[e], e)) if found else None
+        if len(hits) <= 1:
+            return next(iter(hits), None)
+        # the oldest open event is the original story (the index holds open events only)
+        last = self.last_seen.__getitem__
+        oldest = min(map(last, hits))
+        return min(e for e in hits if last(e) == oldest)
 
     def assign(self, session: Session, posts: list[ClassifiedPost], now: datetime) -> dict[str, str]:
         """Put each post in its event, set `post.cluster_id`; return post id -> event id.
@@ -236,7 +237,7 @@ class EventGrouper:
         if fresh:
             sigs = self.signer.signatures([p.full_text for p in fresh.values()])
             born: set[str] = set()  # the events this batch starts
-            for post, sig, bands in zip(fresh.values(), sigs, self._bands(sigs)):
+            for post, sig, bands in zip(fresh.values(), pack(sigs), self._bands(sigs)):
                 ts = min(post_time(post), now)
                 eid = self._match(bands)
                 if eid is None:
@@ -300,7 +301,7 @@ class EventGrouper:
                 v["sources"] = [*(v["sources"] or []), post.source]
             members.append(dict(event_id=j.event_id, post_id=post.id, seen_at=now, posted_at=ts,
                                 source=post.source, sentiment=post.sentiment.label.value,
-                                signature=j.signature.tolist()))
+                                signature=j.signature))
             count = buckets.setdefault((j.event_id, hour_of(ts)), [0, 0])
             count[0] += 1
             count[1] += negative

@@ -16,6 +16,7 @@ answered from a cache.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 
@@ -49,6 +50,25 @@ def shingles(text: str, k: int = SHINGLE) -> set[str]:
     if len(t) <= k:
         return {t} if t else set()
     return {t[i:i + k] for i in range(len(t) - k + 1)}
+
+
+def pack(sigs: np.ndarray) -> list[str]:
+    """Signatures as stored: each the base64 of its values as little-endian uint32 (a
+    tenth of the work of a JSON list, and half its size)."""
+    raw = np.ascontiguousarray(sigs, dtype="<u4").tobytes()
+    step = NUM_PERM * 4
+    return [base64.b64encode(raw[i:i + step]).decode("ascii") for i in range(0, len(raw), step)]
+
+
+def unpack(stored: list) -> np.ndarray:
+    """The signatures of stored values: packed, or (rows written before) lists of values."""
+    out = np.empty((len(stored), NUM_PERM), dtype=np.uint32)
+    for i, value in enumerate(stored):
+        if isinstance(value, str):
+            out[i] = np.frombuffer(base64.b64decode(value), dtype="<u4")
+        else:
+            out[i] = value
+    return out
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:

@@ -60,8 +60,9 @@ class EventPostRow(Base):
     posted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     source: Mapped[Optional[str]] = mapped_column(String(200))
     sentiment: Mapped[Optional[str]] = mapped_column(String(10))
-    #: the post's MinHash values, to rebuild the LSH index after a restart
-    signature: Mapped[Optional[list]] = mapped_column(JSON)
+    #: the post's MinHash values, to rebuild the LSH index after a restart: the base64 of the
+    #: values as little-endian uint32 (alerts.minhash.pack); rows written before, a JSON list
+    signature: Mapped[Optional[str | list]] = mapped_column(JSON)
 
     event: Mapped[EventRow] = relationship(back_populates="posts")
 

@@ -151,3 +151,23 @@ def test_rollback_of_a_batch_is_redone(db):
         ids = g.assign(s, [a, b], NOW)
     with db.session() as s:
         assert ids[a.id] == ids[b.id] and _state(s, ids[a.id]) == (2, 2, ["test"], 2)
+
+
+def test_signatures_stored_packed_and_as_lists_before_rebuild_the_index(db):
+    from alerts.minhash import Signer, pack, unpack
+    from alerts.models import EventPostRow
+
+    sigs = Signer().signatures([TEXT, "市图书馆延长周末开放时间"])
+    assert unpack(pack(sigs)).tolist() == sigs.tolist()
+    assert unpack([sigs[0].tolist()]).tolist() == sigs[:1].tolist()
+    first, other = cpost(TEXT, at=NOW), cpost("市图书馆延长周末开放时间，市民反响良好", at=NOW)
+    with db.session() as s:
+        ids = EventGrouper().assign(s, [first, other], NOW)
+        assert isinstance(s.get(EventPostRow, (ids[first.id], first.id)).signature, str)
+    with db.session() as s:  # the first as rows were written before: a list of the values
+        s.get(EventPostRow, (ids[first.id], first.id)).signature = sigs[0].tolist()
+    g = EventGrouper()
+    with db.session() as s:
+        g.load(s, NOW)
+        a, b = cpost("转发：" + TEXT, at=NOW), cpost("转 市图书馆延长周末开放时间，市民反响良好", at=NOW)
+        assert g.assign(s, [a, b], NOW) == {a.id: ids[first.id], b.id: ids[other.id]}
