@@ -3,7 +3,16 @@
 One batch is one database transaction: the events, alerts, cases, escalations
 and notices, the rules' window state and the bus offsets the batch came from
 are written together. A batch re-delivered after a crash is recognised by its
-offsets and skipped, so the rules never count a post twice.
+offsets and skipped, so the rules never count a post twice. Rules that count
+posts (`Rule.counts_posts`) get each post once besides: not one its content
+event already had (an updated post). A batch that rolls back is forgotten in
+memory too (offsets at once, rule windows and the event index before the next
+batch), so that it can come again.
+
+The work per batch does not grow with what came before: the newest alert of
+each key, the candidates' events and cases are read with one query each, the
+cases are opened after all the alerts are added (the alerts go in one flush),
+and a rule's state row is written only when it changed.
 
 How alerts attach to events
 ---------------------------

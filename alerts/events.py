@@ -25,15 +25,18 @@ A batch at a time
 -----------------
 The signatures are datasketch's MinHash (`num_perm=64, seed=7,
 scheme="affine32"`), computed for a whole batch by `alerts.minhash`: the same
-values (tests check), so stored signatures stay comparable. The LSH index uses datasketch's banding for the
-threshold (the same bands and rows) but maps a band's value to the *events*
-with a member having it, which is all a match needs: a story with thousands
-of copies costs one entry, not thousands. The posts are grouped in memory,
-one by one in time order (a post can join an event born earlier in the same
-batch); then the batch is written with a few statements whatever its size:
-one look-up of the memberships already stored, one of the events it touches,
-one multi-row insert each of the new events and memberships, one upsert of
-the hourly buckets, and an update per event touched.
+values (tests check), so stored signatures stay comparable. The LSH index
+uses datasketch's banding for the threshold (the same bands and rows) but
+maps a band's value to the *events* with a member having it, which is all a
+match needs: a story with thousands of copies costs one entry, not thousands.
+The index knows every member of the open events, so a post it knows is one
+seen before; a post not in it is looked up as the original of its own event
+(one query for the batch), in case its event has closed since. The posts are
+grouped in memory, one by one in time order (a post can join an event born
+earlier in the same batch); then the batch is written with a few statements
+whatever its size (`alerts.bulk`): one read of the events it joins, one
+insert each of the new events, members and hourly buckets, one update of the
+events joined and one upsert of their buckets.
 """
 from __future__ import annotations
 
