@@ -3,6 +3,7 @@
     .venv/bin/python bench/alerts.py [--posts 10000] [--batch-sizes 500,2000]
     eval "$(scripts/servers.sh env)"      # PostgreSQL too (YUQING_TEST_DATABASE_URL)
     .venv/bin/python bench/alerts.py --profile demo:2000:sqlite   # cProfile one run
+    .venv/bin/python bench/alerts.py --demo-posts /tmp/demo.jsonl # the same posts next time
 
 `AlertsEngine.process` is timed batch by batch, with the repo's rules
 (config/rules.yaml), routing, deadlines and escalation, on a fresh store per
@@ -68,12 +69,21 @@ def random_posts(n: int, seed: int = 1) -> list[ClassifiedPost]:
     return out
 
 
-def demo_posts(n: int, seed: int = 1) -> list[ClassifiedPost]:
+def demo_posts(n: int, seed: int = 1, cache: Path | None = None) -> list[ClassifiedPost]:
+    """`n` posts of the demo templates, classified; kept in `cache` (JSON lines) if given, so
+    that runs of other versions of the code judge the very same posts."""
+    if cache is not None and cache.exists():
+        posts = [ClassifiedPost.from_json(line) for line in cache.read_bytes().splitlines()]
+        if len(posts) >= n:
+            return posts[:n]
     from bench.pipeline import make_posts
     from classifier.model import Classifier
 
     model = Classifier.load(Settings().model_file)
-    return model.classify_posts(make_posts(n, seed=seed, tag="alerts"))
+    posts = model.classify_posts(make_posts(n, seed=seed, tag="alerts"))
+    if cache is not None:
+        cache.write_bytes(b"\n".join(p.to_json() for p in posts))
+    return posts
 
 
 def timed(posts: list[ClassifiedPost], rate: float) -> list[ClassifiedPost]:
@@ -196,6 +206,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each configuration; the fastest is reported (the machine is "
                          "shared with the servers)")
+    ap.add_argument("--demo-posts", type=Path, default=None, metavar="FILE",
+                    help="the classified demo posts: read from FILE if it exists, else "
+                         "classified and written there")
     ap.add_argument("--profile", default=None, metavar="WORKLOAD:BATCH:BACKEND",
                     help="run only this one, under cProfile (printed to stderr)")
     args = ap.parse_args()
@@ -212,7 +225,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="yuqing-bench-alerts-") as tmp:
         for workload, batch, backend in runs:
             if workload not in made:
-                made[workload] = {"random": random_posts, "demo": demo_posts}[workload](args.posts)
+                made[workload] = (random_posts(args.posts) if workload == "random" else
+                                  demo_posts(args.posts, cache=args.demo_posts))
             tries = [run(made[workload], batch, backend, Path(tmp), args.rate,
                          profile=bool(args.profile)) for _ in range(args.repeat)]
             best = max(tries, key=lambda r: r["posts_per_s"])
