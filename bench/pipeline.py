@@ -86,6 +86,7 @@ def _stage(stage: str, env: dict, out: str, ready, stop) -> None:
 
     pipeline.observe = observe
     pipeline.consumer(stage).poll(1, 0.1)  # join the group (Kafka: wait for partitions)
+    pipeline.warm_up((stage,))
     ready.set()
     flag = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), flag.set()), daemon=True).start()
@@ -210,6 +211,16 @@ class Phase:
             from stream.kafka_bus import ensure_topics
 
             ensure_topics(self.settings, partitions=partitions, retention_ms=3600_000)
+        if base.index_backend == "elasticsearch":
+            # this month's index, as a running deployment has it: creating it on the first
+            # write (shards allocated, mapping applied) is a one-off pause of a second or two
+            from stream.es_index import ElasticsearchIndex
+
+            index = ElasticsearchIndex(self.settings)
+            name = f"{index.prefix}-posts-{datetime.now(timezone.utc):%Y.%m}"
+            index.es.indices.create(index=name)
+            index.es.cluster.health(index=name, wait_for_status="yellow", timeout="30s")
+            index.close()
 
     def cleanup(self) -> None:
         if self.base.bus_backend == "kafka":

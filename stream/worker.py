@@ -171,8 +171,20 @@ class Pipeline:
         while idle < idle_rounds:
             idle = idle + 1 if self.step(stages) == 0 else 0
 
+    def warm_up(self, stages=STAGES) -> None:
+        """Load now what the first batch would otherwise load (the tokenizer's dictionary, the
+        model's lookup tables), so that the first posts after a start wait no longer than the
+        rest."""
+        if "classify" in stages and self.classifier is not None:
+            self.classifier.get().predict_batch(["小区停水三天了没人管"])
+        if "index" in stages and self.index is not None:
+            from classifier.tokenizer import tokenize
+
+            tokenize("小区停水三天了没人管")
+
     def run(self, stop: threading.Event, stages=STAGES) -> None:
         """Loop until `stop` is set; finish the batch in hand, commit, and return."""
+        self.warm_up(stages)
         backoff = 1.0
         last_tick = time.monotonic()
         while not stop.is_set():

@@ -134,3 +134,16 @@ def test_index_outage_loses_nothing(pipeline):
     stop.set()
     worker.join(10)
     assert calls[:2] == [3, 3] and pipeline.index.count() == 3
+
+
+def test_warm_up_loads_the_tokenizer_and_consumes_nothing(pipeline):
+    import classifier.tokenizer as tok
+
+    bus = pipeline.bus
+    bus.publish(RAW, raw_post(1).id, raw_post(1).to_json())
+    bus.flush()
+    pipeline.warm_up()
+    assert tok._cut is not None
+    assert bus.lag(RAW, "classifier") == 1  # nothing polled, nothing committed
+    pipeline.drain()
+    assert pipeline.stats["classify"].processed == 1
