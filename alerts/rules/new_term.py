@@ -89,7 +89,7 @@ class NewTerm(Rule):
         for term in touched:
             entries = self.pending.get(term, [])
             n = sum(self.counts.get(term, {}).values())
-            if n >= self.options.min_posts:
+            if n >= self.options.min_posts and entries:
                 topic = Counter(e[2] for e in entries).most_common(1)[0][0]
                 out.append(self.fire(Candidate(
                     rule=self.name, key=f"{self.name}:{term}", severity=self.options.severity,

@@ -105,3 +105,15 @@ def test_new_term_counts_every_post_keeps_the_first_and_newest():
     assert sum(again.counts["新词"].values()) == 4
     [cand] = again.add_data([cpost(at=NOW, region=["新词"])], NOW)
     assert cand.window["posts"] == 5 and cand.kind == "board"
+
+
+def test_facts_are_shared_by_the_rules_of_one_batch_only():
+    from alerts.rules.base import facts
+
+    posts = [cpost(at=at(-1), region=["江宁区"], sentiment="negative"), cpost(at=at(5))]
+    first = facts(posts, NOW)
+    assert facts(posts, NOW) is first                   # the next rule on the same batch
+    assert [f.at for f in first] == [at(-1), NOW]       # not later than now
+    assert first[0].region == "江宁区" and first[0].negative and first[0].topics == ("utilities",)
+    assert facts(list(posts), NOW) is not first         # another batch
+    assert facts(posts, at(10))[1].at == at(5)          # judged at another time
