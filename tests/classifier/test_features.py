@@ -10,7 +10,7 @@ import pytest
 
 from classifier import features, tokenizer
 from classifier.corpus import SEED_PATH
-from classifier.features import IntTable, span_hash, spans_equal, token_keys
+from classifier.tables import IntTable, span_hash, spans_equal, token_keys
 from classifier.tokenizer import codepoints, cut_batch, normalize, tokenize
 
 #: Texts that exercise the corners of the batch paths: full-width forms,

@@ -306,7 +306,7 @@ def test_predict_batch_equals_the_per_text_reference(classifier, batch):
 def test_the_fallback_paths_give_the_same_predictions(classifier, monkeypatch):
     """Without the one-cut batch (a backend that does not line up) or the hashed
     token groups (a collision), `predict_batch` takes the per-text token lists."""
-    from classifier import features, model
+    from classifier import model, tables
     from .test_features import varied_texts
 
     clf = _with_places(classifier)
@@ -315,7 +315,7 @@ def test_the_fallback_paths_give_the_same_predictions(classifier, monkeypatch):
     monkeypatch.setattr(model, "cut_batch", lambda texts: None)
     _assert_same_predictions(clf.predict_batch(texts), expected)
     monkeypatch.undo()
-    monkeypatch.setattr(features, "span_hash", lambda cp, s, n: n.astype("uint64") * 0)
+    monkeypatch.setattr(tables, "span_hash", lambda cp, s, n: n.astype("uint64") * 0)
     _assert_same_predictions(clf.predict_batch(texts), expected)
 
 
