@@ -221,7 +221,9 @@ def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None,
     reviewed = load_review() if reviewed is None else reviewed
     records = []
     for text in news_paragraphs(base):
-        topics = reviewed.get(review_id(text), lexicon_topics(text, lexicon))
+        topics = reviewed.get(review_id(text))
+        if topics is None:
+            topics = lexicon_topics(text, lexicon)
         if not topics:
             continue  # unclear weak label, or reviewed as unusable: dropped
         records.append({"text": text, "topics": topics,
