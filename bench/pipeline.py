@@ -18,7 +18,8 @@ the clock starts. The run prints:
   the last one (posts/s end to end) and its ratio to the classifier alone;
 - latency: posts published at a steady rate (half the throughput), time from
   publish (the post's fetched_at) to indexed and to rules evaluated (p50, p95);
-- peak resident memory and CPU seconds of each stage process.
+- peak resident memory and CPU seconds of each stage process, and the CPU seconds
+  of every program on the machine (servers, workers, other) while the posts flowed.
 """
 from __future__ import annotations
 
@@ -70,6 +71,34 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds (user + system, reaped children included) of every process on the machine,
+    summed by program: the servers, this bench, its workers. The difference of two readings
+    says where the machine's cores went in between."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        cpu = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+        if "org.elasticsearch" in cmdline or "elasticsearch" in cmdline and "java" in cmdline:
+            name = "elasticsearch"
+        elif "kafka.Kafka" in cmdline:
+            name = "kafka"
+        elif cmdline.startswith("postgres") or "/postgres" in cmdline.split(" ")[0]:
+            name = "postgresql"
+        elif "multiprocessing" in cmdline or "pipeline.py" in cmdline:
+            name = "bench+workers"
+        else:
+            name = "other"
+        out[name] = out.get(name, 0.0) + cpu
+    return out
+
+
 def _stage(stage: str, env: dict, out: str, ready, stop) -> None:
     os.environ.update(env)
     from yuqing.db import Database
@@ -90,7 +119,15 @@ def _stage(stage: str, env: dict, out: str, ready, stop) -> None:
     ready.set()
     flag = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), flag.set()), daemon=True).start()
-    pipeline.run(flag, (stage,))
+    profile_dir = os.environ.get("YUQING_BENCH_PROFILE")
+    if profile_dir:  # --profile: where this stage's CPU goes (cProfile slows it ~1.5x)
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.runcall(pipeline.run, flag, (stage,))
+        prof.dump_stats(str(Path(profile_dir) / f"{stage}-{os.getpid()}.prof"))
+    else:
+        pipeline.run(flag, (stage,))
     pipeline.close()
     pipeline.bus.close()
     db.dispose()
@@ -127,6 +164,7 @@ def run_pipeline(posts: list[Post], env: dict, workdir: Path, rate: float | None
                 raise SystemExit(f"a {stages[procs.index(p)]} worker died while starting")
     time.sleep(2)  # the last joins' rebalance settles
     bus = make_bus(Settings())
+    cpu_before = cpu_by_program()
     start = time.time()
     if rate is None:
         for post in posts:
@@ -159,6 +197,7 @@ def run_pipeline(posts: list[Post], env: dict, workdir: Path, rate: float | None
                 raise SystemExit("a worker died")
         finished[what] = time.time()
     done = time.time()
+    cpu_after = cpu_by_program()
     stop.set()
     for p in procs:
         p.join(120)
@@ -179,6 +218,10 @@ def run_pipeline(posts: list[Post], env: dict, workdir: Path, rate: float | None
                                  "p95": pct(lat.get("index", []), .95)},
         "publish_to_rules_s": {"p50": pct(lat.get("alerts", []), .5),
                                "p95": pct(lat.get("alerts", []), .95)},
+        # where the cores went while the posts flowed (the workers' own totals are below)
+        "cpu_s_by_program": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1)
+                             for k in sorted(cpu_after) if cpu_after[k] - cpu_before.get(k, 0.0) >= 0.05},
+        "cpu_capacity_s": round((done - start) * (os.cpu_count() or 1), 1),
         "workers": {f"{r['stage']}-{i}": {"peak_rss_mb": round(r["rss_mb"], 1),
                                           "cpu_s": round(r["cpu_s"], 1),
                                           "processed": r["processed"]}
@@ -253,7 +296,12 @@ def main() -> int:
                     help="batch size of the classifier-alone measurement")
     ap.add_argument("--no-alerts", action="store_true",
                     help="run classify and index only (the alerts engine is measured apart)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="write each stage's cProfile to DIR (slows the stages; figures are not comparable)")
     args = ap.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ["YUQING_BENCH_PROFILE"] = str(Path(args.profile).resolve())
 
     base = Settings()
     classifiers = args.classifiers or (args.partitions if base.bus_backend == "kafka" else 1)

@@ -27,22 +27,29 @@ searchable after `refresh()` (or ES's 1 s refresh interval).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional, Sequence
 
-from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+import orjson
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
 from yuqing.config import Settings
 from yuqing.records import ClassifiedPost
 
-from .index import IndexFailure, IndexUnavailable, Interval, SearchIndex, SearchQuery, SearchResult
+from .index import (IndexFailure, IndexUnavailable, Interval, SearchIndex, SearchQuery, SearchResult,
+                    token_strings)
 
 log = logging.getLogger(__name__)
 
 #: ES refuses from + size beyond this (index.max_result_window).
 MAX_RESULT_WINDOW = 10_000
 FACET_SIZE = 200
+#: A bulk request carries at most this much (ES refuses requests over 100 MB).
+BULK_MAX_BYTES = 50 * 1024 * 1024
+#: How often documents the cluster pushed back on (429) are sent again.
+BULK_RETRIES = 3
 
 
 class SearchIndexError(IndexUnavailable):
@@ -53,6 +60,19 @@ def _tokenize(text: str) -> list[str]:
     from classifier.tokenizer import tokenize  # imported late: jieba loads on first use
 
     return [t for t in tokenize(text) if t.strip()]
+
+
+def _chunks(docs: list[tuple[str, str, bytes]]):
+    """`docs` in runs of at most BULK_MAX_BYTES of source."""
+    chunk, size = [], 0
+    for d in docs:
+        if chunk and size + len(d[2]) > BULK_MAX_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(d)
+        size += len(d[2]) + 100
+    if chunk:
+        yield chunk
 
 
 def _utc(moment: datetime) -> datetime:
@@ -165,43 +185,60 @@ class ElasticsearchIndex(SearchIndex):
         if not self._template_ok:
             self.ensure_template()
         failures: list[IndexFailure] = []
-        actions: list[dict] = []
-        for post in posts:
+        docs: list[tuple[str, str, bytes]] = []  # (id, index, _source as JSON)
+        for post, tokens in zip(posts, token_strings([p.full_text for p in posts])):
             try:
+                if isinstance(tokens, Exception):
+                    raise tokens
                 doc = post.model_dump(mode="json", warnings=False)
                 doc["ts"] = _ts(post).isoformat()
-                doc["tokens"] = " ".join(_tokenize(post.full_text))
-                actions.append({"_op_type": "index", "_index": self.index_for(post),
-                                "_id": post.id, "_source": doc})
+                doc["tokens"] = tokens
+                docs.append((post.id, self.index_for(post), orjson.dumps(doc)))
             except Exception as exc:  # a document we cannot cut or serialise
                 failures.append(IndexFailure(getattr(post, "id", "?"), f"{type(exc).__name__}: {exc}"))
-        if not actions:
+        if not docs:
             return failures
         try:
-            where = self._existing_indices([a["_id"] for a in actions])
-            for action in actions:
-                action["_index"] = where.get(action["_id"], action["_index"])
-            # one bulk request per batch (up to ES's 100 MB request cap)
-            results = helpers.streaming_bulk(self.es, actions, chunk_size=max(500, len(actions)),
-                                             max_chunk_bytes=50 * 1024 * 1024, max_retries=3,
-                                             initial_backoff=1, raise_on_error=False)
-            transient = []
-            for ok, item in results:
-                if ok:
-                    continue
-                info = next(iter(item.values()))
-                status = info.get("status", 0)
-                reason = _reason(info.get("error"))
-                if status == 429 or status >= 500:  # the cluster, not the document
-                    transient.append(f"{info.get('_id')}: {status} {reason}")
-                else:
-                    failures.append(IndexFailure(str(info.get("_id")), f"{status} {reason}"))
+            where = self._existing_indices([d[0] for d in docs])
+            docs = [(i, where.get(i, index), src) for i, index, src in docs]
+            transient = self._bulk(docs, failures)
         except (ApiError, TransportError) as exc:
             raise self._fail("bulk write failed", exc) from exc
         if transient:
             raise SearchIndexError(f"elasticsearch could not write {len(transient)} document(s) "
                                    f"(retry the batch): {transient[0]}")
         return failures
+
+    def _bulk(self, docs: list[tuple[str, str, bytes]], failures: list[IndexFailure]) -> list[str]:
+        """Write `docs` with bulk requests of up to BULK_MAX_BYTES; a document the cluster
+        pushed back on (429) is sent again after 1, 2 and 4 s. A document ES refused goes to
+        `failures`; returns what the cluster could not take (429 after the retries, 5xx)."""
+        pending, transient = docs, []
+        for attempt in range(BULK_RETRIES + 1):
+            again = []
+            for chunk in _chunks(pending):
+                body = b"".join(orjson.dumps({"index": {"_index": index, "_id": i}}) + b"\n" + src + b"\n"
+                                for i, index, src in chunk)
+                resp = self.es.bulk(operations=body)
+                if not resp.get("errors"):
+                    continue
+                for (i, index, src), item in zip(chunk, resp["items"]):
+                    info = next(iter(item.values()))
+                    status = info.get("status", 0)
+                    if status < 300:
+                        continue
+                    reason = f"{status} {_reason(info.get('error'))}"
+                    if status == 429 and attempt < BULK_RETRIES:
+                        again.append((i, index, src))
+                    elif status == 429 or status >= 500:  # the cluster, not the document
+                        transient.append(f"{i}: {reason}")
+                    else:
+                        failures.append(IndexFailure(i, reason))
+            if not again:
+                break
+            time.sleep(2 ** attempt)
+            pending = again
+        return transient
 
     def refresh(self) -> None:
         try:

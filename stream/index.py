@@ -76,3 +76,20 @@ class SearchIndex(ABC):
 
     def close(self) -> None:
         pass
+
+
+def token_strings(texts: list[str]) -> list:
+    """Each text's tokens joined by spaces, the batch cut in one call; where that fails the
+    texts are cut one by one, and a text that cannot be cut gets its exception."""
+    from classifier.tokenizer import tokenize, tokenize_batch  # late: jieba loads on first use
+
+    try:
+        return [" ".join(t for t in tokens if t.strip()) for tokens in tokenize_batch(texts)]
+    except Exception:
+        out: list = []
+        for text in texts:
+            try:
+                out.append(" ".join(t for t in tokenize(text) if t.strip()))
+            except Exception as exc:
+                out.append(exc)
+        return out

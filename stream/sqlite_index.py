@@ -16,7 +16,7 @@ from classifier.tokenizer import tokenize
 from yuqing.records import ClassifiedPost
 from yuqing.sqlite import connect
 
-from .index import IndexFailure, Interval, SearchIndex, SearchQuery, SearchResult
+from .index import IndexFailure, Interval, SearchIndex, SearchQuery, SearchResult, token_strings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -62,9 +62,10 @@ class SQLiteIndex(SearchIndex):
     def upsert(self, posts: Sequence[ClassifiedPost]) -> list[IndexFailure]:
         failures: list[IndexFailure] = []
         rows = []
-        for post in posts:
+        for post, tokens in zip(posts, token_strings([p.full_text for p in posts])):
             try:
-                tokens = " ".join(tokenize(post.full_text))
+                if isinstance(tokens, Exception):
+                    raise tokens
                 rows.append((post, tokens, post.model_dump_json()))
             except Exception as exc:  # a document we cannot cut or serialise
                 failures.append(IndexFailure(post.id, f"{type(exc).__name__}: {exc}"))
