@@ -39,7 +39,6 @@ re-alerts at once; after a recovery the next firing is a new alert.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from collections import Counter
@@ -47,6 +46,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator, Optional
 
+import orjson
 from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -147,7 +147,7 @@ class AlertsEngine:
         postgres = s.get_bind().dialect.name == "postgresql"
         own_rows = self._own_rows()
         for name, state in rows.items():
-            text = json.dumps(state, separators=(",", ":"))
+            text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
             reason = self.disabled.get(name)
             if name in self._written and self._written[name] == (text, reason):
                 continue

@@ -29,7 +29,8 @@ from classifier.places import Gazetteer, default_places_path
 from classifier.tokenizer import BACKEND as tokenizer_backend
 from classifier.tokenizer import (DIGIT, DOT, char_flags, codepoints, cut_batch, normalize,
                                   normalize_batch, texts_containing, tokenize_batch)
-from yuqing.records import ClassifiedPost, Post, Sentiment, TopicScore
+from classifier.posts import classified_json, classified_posts
+from yuqing.records import ClassifiedPost, Post
 
 log = logging.getLogger(__name__)
 
@@ -528,27 +529,13 @@ class Classifier:
         out: list[ClassifiedPost] = []
         for start in range(0, len(posts), batch_size):
             chunk = posts[start:start + batch_size]
-            preds = self.predict_batch([p.full_text for p in chunk])
-            for post, pred in zip(chunk, preds):
-                out.append(ClassifiedPost(
-                    # only the Post fields: a re-classified ClassifiedPost keeps none of
-                    # its old labels
-                    **post.model_dump(include=_POST_FIELDS - {"region"}),
-                    topics=[TopicScore(code=c, score=_unit(s)) for c, s in pred.topics],
-                    sentiment=Sentiment(label=pred.sentiment[0], score=_unit(pred.sentiment[1])),
-                    keywords=pred.keywords,
-                    sensitive_hits=pred.sensitive_hits,
-                    model_version=self.version,
-                    # the crawler's places win; else the gazetteer's
-                    region=list(post.region) if post.region else pred.region,
-                ))
+            out += classified_posts(chunk, self.predict_batch([p.full_text for p in chunk]), self.version)
         return out
 
-
-_POST_FIELDS = set(Post.model_fields)
-
-
-
-def _unit(x: float) -> float:
-    """Clamp to [0, 1] (float rounding can step just outside)."""
-    return min(1.0, max(0.0, float(x)))
+    def classify_json(self, posts: list[Post], *, batch_size: int = 512) -> list[bytes]:
+        """The JSON of `classify_posts(posts)`, made without the ClassifiedPost objects."""
+        out: list[bytes] = []
+        for start in range(0, len(posts), batch_size):
+            chunk = posts[start:start + batch_size]
+            out += classified_json(chunk, self.predict_batch([p.full_text for p in chunk]), self.version)
+        return out

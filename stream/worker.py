@@ -71,7 +71,8 @@ class Pipeline:
     batch_sizes: dict[str, int] = field(default_factory=lambda: {"index": 1000, "alerts": 2000})
     #: how often the alerts stage lets rules judge their windows (engine.tick)
     tick_seconds: float = 60.0
-    #: called as observe(stage, records) after a stage wrote its batch (benchmarks)
+    #: called as observe(stage, records) after a stage wrote its batch (benchmarks); the
+    #: classify stage gives (post id, ClassifiedPost JSON) pairs
     observe: Optional[Callable[[str, list], None]] = None
     stats: dict[str, StageStats] = field(default_factory=lambda: {s: StageStats() for s in STAGES})
     _consumers: dict[str, Consumer] = field(default_factory=dict)
@@ -103,18 +104,20 @@ class Pipeline:
             return 0
         parsed = self._parse("classify", msgs, Post)
         model = self.classifier.get()
+        # the ClassifiedPost JSON straight from the predictions (no record objects made)
         try:
-            classified = model.classify_posts([p for _, p in parsed])
+            classified = list(zip([p.id for _, p in parsed],
+                                  model.classify_json([p for _, p in parsed])))
         except Exception:  # find the poison post(s) one by one
             log.exception("batch classification failed; retrying post by post")
             classified = []
             for msg, post in parsed:
                 try:
-                    classified.extend(model.classify_posts([post]))
+                    classified.append((post.id, model.classify_json([post])[0]))
                 except Exception as exc:
                     self._dead("classify", msg, f"classifier failed: {type(exc).__name__}: {exc}")
-        for cp in classified:
-            self.bus.publish(CLASSIFIED, cp.id, cp.to_json())
+        for post_id, payload in classified:
+            self.bus.publish(CLASSIFIED, post_id, payload)
         self.bus.flush()
         consumer.commit()
         self._count("classify", classified)

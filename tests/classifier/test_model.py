@@ -116,6 +116,29 @@ def test_classify_posts(classifier):
     assert classifier.classify_posts([]) == []
 
 
+def test_classify_json_is_the_json_of_classify_posts(classifier):
+    from datetime import timedelta
+
+    plain = _post("三天了没人管", title="小区停水")
+    placed = Post(id="p" * 12, source="s", source_type="news", text="医院排队太久，挂号难",
+                  region=["江北区"], metrics={"reads": 3}, author="王**",
+                  fetched_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=8))))
+    board = Post(id="b" * 12, source="b", source_type="board", text="学校食堂饭菜发霉",
+                 reply_status="已回复", reply_text="已责成整改", reply_at=datetime(2026, 1, 3))
+    old = classifier.classify_posts([plain])[0].model_copy(
+        update={"cluster_id": "e1", "keywords": ["旧"], "model_version": "old"})
+    posts = [plain, placed, board, old]
+    objects = classifier.classify_posts(posts, batch_size=3)
+    payloads = classifier.classify_json(posts, batch_size=3)
+    assert len(payloads) == len(posts)
+    for obj, payload in zip(objects, payloads):
+        parsed = ClassifiedPost.from_json(payload)
+        assert parsed.classified_at.tzinfo is not None
+        assert parsed.model_copy(update={"classified_at": obj.classified_at}) == obj
+    assert ClassifiedPost.from_json(payloads[3]).cluster_id is None  # old labels are not kept
+    assert classifier.classify_json([]) == []
+
+
 def test_version_and_metadata(classifier, trained):
     metadata = trained[0]
     assert classifier.version == metadata["version"]

@@ -78,6 +78,35 @@ def test_bad_records_go_to_dead_letters_and_the_rest_goes_on(pipeline):
     assert pipeline.index.count() == 1
 
 
+class _PoisonedModel:
+    """The real model, except that it fails on any batch holding a post with `poison`."""
+
+    def __init__(self, model, poison):
+        self.model, self.poison = model, poison
+
+    def classify_json(self, posts):
+        if any(self.poison in p.text for p in posts):
+            raise ValueError("cannot classify this one")
+        return self.model.classify_json(posts)
+
+
+def test_a_post_the_classifier_fails_on_is_dead_lettered_and_the_batch_goes_on(pipeline):
+    model = pipeline.classifier.get()
+    pipeline.classifier.get = lambda: _PoisonedModel(model, "毒")
+    bus = pipeline.bus
+    posts = [raw_post(1), raw_post(2, text="这条留言带毒"), raw_post(3)]
+    for p in posts:
+        bus.publish(RAW, p.id, p.to_json())
+    bus.flush()
+    pipeline.drain()
+    letters = dead_letters(bus)
+    assert [(d["stage"], d["reason"]) for d in letters] == [
+        ("classify", "classifier failed: ValueError: cannot classify this one")]
+    assert pipeline.index.count() == 2
+    assert pipeline.index.get(posts[1].id) is None
+    assert bus.lag(RAW, "classifier") == 0
+
+
 def test_crash_mid_batch_redelivers_and_writes_stay_idempotent(pipeline, tmp_path):
     bus = pipeline.bus
     for i in range(5):
