@@ -99,7 +99,7 @@ def test_lexicon_labels():
     if lexicon["foods"]:  # THUOCL food word + a problem word
         assert "food_safety" in corpus.lexicon_topics("超市卖的牛奶已经变质", lexicon)
     news = corpus.load_news(lexicon=lexicon)
-    assert all(r["sentiment"] == "neutral" and "/" not in r["text"][:30] for r in news[:50])
+    assert all("/" not in r["text"][:30] for r in news[:50])  # POS tags stripped
 
 
 def test_corrections_win_and_stay_out_of_test():
