@@ -11,8 +11,9 @@ per CPU second of the process (the second is steadier on a busy machine).
 The stage table is one more pass, in one thread, with each stage timed
 (CPU s per 10,000 posts). `--threads 2` sets `Classifier.threads` (the next
 chunk of a batch is cut in a second thread; default: the classifier's own, 1).
-`classify_posts` (the same posts as `Post` records, `ClassifiedPost` out,
-as the stream worker calls it) is timed once more at the end.
+`classify_posts` (the same posts as `Post` records, `ClassifiedPost` objects
+out) and `classify_json` (their JSON, what the stream worker publishes) are
+timed once more at the end.
 """
 from __future__ import annotations
 
@@ -161,6 +162,11 @@ def main(argv=None) -> int:
     for start in range(0, len(posts), args.batch):
         clf.classify_posts(posts[start:start + args.batch], batch_size=args.batch)
     print(f"classify_posts (Post in, ClassifiedPost out): "
+          f"{len(posts) / (time.perf_counter() - t0):,.0f} posts/s")
+    t0 = time.perf_counter()
+    for start in range(0, len(posts), args.batch):
+        clf.classify_json(posts[start:start + args.batch], batch_size=args.batch)
+    print(f"classify_json (Post in, ClassifiedPost JSON out, as the stream worker): "
           f"{len(posts) / (time.perf_counter() - t0):,.0f} posts/s")
 
     if args.no_jieba:
