@@ -102,15 +102,16 @@ class Record(BaseModel):
         try:
             if isinstance(payload, dict):
                 return cls.model_validate(payload)
-            if isinstance(payload, bytes):
-                try:
-                    payload = payload.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise RecordError(f"payload is not valid UTF-8: {exc}") from exc
-            # pydantic's own JSON parser: about twice as fast as json.loads + model_validate
+            # pydantic's own JSON parser, on the bytes as they are: about twice as fast as
+            # json.loads + model_validate, and no decoding to str first
             return cls.model_validate_json(payload)
         except ValidationError as exc:
             first = exc.errors()[0]
+            if isinstance(payload, bytes):
+                try:
+                    payload.decode("utf-8")
+                except UnicodeDecodeError as uexc:
+                    raise RecordError(f"payload is not valid UTF-8: {uexc}") from uexc
             if first.get("type") == "json_invalid":
                 raise RecordError(f"payload is not JSON: {first.get('msg')}") from exc
             where = ".".join(str(p) for p in first.get("loc", ())) or "record"

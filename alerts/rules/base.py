@@ -167,7 +167,7 @@ def facts(posts: list[ClassifiedPost], now: datetime) -> list[Facts]:
         if at > now:
             at = now
         label = p.sentiment.label
-        out.append(Facts(p, p.id, at, int(at.timestamp() // 60), tuple(t.code for t in p.topics),
+        out.append(Facts(p, p.id, at, int(at.timestamp() // 60), tuple([t.code for t in p.topics]),
                          p.region[0] if p.region else None, label.value,
                          label == SentimentLabel.negative))
     _last_facts = (posts, now, out)  # the list is held, so its id is not reused meanwhile
