@@ -18,6 +18,8 @@ the clock starts. The run prints:
   the last one (posts/s end to end) and its ratio to the classifier alone;
 - latency: posts published at a steady rate (half the throughput), time from
   publish (the post's fetched_at) to indexed and to rules evaluated (p50, p95);
+- with `--warm-up-posts N`, first a run of N posts reported apart (servers just started are
+  slower until their JIT has warmed up);
 - peak resident memory and CPU seconds of each stage process, and the CPU seconds
   of every program on the machine (servers, workers, other) while the posts flowed.
 """
@@ -304,6 +306,10 @@ def main() -> int:
                     help="batch size of the classifier-alone measurement")
     ap.add_argument("--no-alerts", action="store_true",
                     help="run classify and index only (the alerts engine is measured apart)")
+    ap.add_argument("--warm-up-posts", type=int, default=0, metavar="N",
+                    help="first run N posts through the pipeline, reported apart as `warmup`: "
+                         "freshly started servers spend a few runs' worth of CPU on their JIT "
+                         "(Elasticsearch used 19 s of CPU for its first 50,000 posts, 4-5 s later)")
     ap.add_argument("--profile", metavar="DIR",
                     help="write each stage's cProfile to DIR (slows the stages; figures are not comparable)")
     args = ap.parse_args()
@@ -332,7 +338,10 @@ def main() -> int:
               "classifier_processes": classifiers, "avg_chars": round(avg_chars),
               "model_load_s": round(load_s, 2), "classifier_alone_posts_per_s": round(alone, 1)}
     with tempfile.TemporaryDirectory(prefix="yuqing-bench-") as tmp:
-        for name, n, rate in (("throughput", args.posts, None), ("latency", args.latency_posts, "auto")):
+        phases = [("throughput", args.posts, None), ("latency", args.latency_posts, "auto")]
+        if args.warm_up_posts:
+            phases.insert(0, ("warmup", args.warm_up_posts, None))
+        for name, n, rate in phases:
             workdir = Path(tmp) / name
             workdir.mkdir()
             phase = Phase(base, name, workdir, args.partitions)
