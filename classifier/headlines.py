@@ -90,26 +90,15 @@ def load_headlines(path: Optional[Path] = None) -> list[tuple[str, str]]:
 
 def load_review(directory: Path = REVIEW_DIR) -> dict[str, dict]:
     """id -> {"topics", "sentiment"}; a malformed line names the file and line."""
-    from classifier.corpus import SENTIMENTS, TOPICS, CorpusError
+    from classifier.corpus import CorpusError
+    from classifier.review import checked_sentiment, checked_topics, review_lines
 
     out: dict[str, dict] = {}
-    for path in sorted(Path(directory).glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                rid, topics, sentiment = str(rec["id"]), list(rec["topics"]), rec["sentiment"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CorpusError(f"{path}:{n}: not a headline review record ({exc})") from exc
-            bad = [t for t in topics if t not in TOPICS]
-            if bad:
-                raise CorpusError(f"{path}:{n}: unknown topic codes {bad}")
-            if not topics or ("other" in topics and len(topics) > 1):
-                raise CorpusError(f"{path}:{n}: topics must be ['other'] or livelihood codes")
-            if sentiment not in SENTIMENTS:
-                raise CorpusError(f"{path}:{n}: unknown sentiment {sentiment!r}")
-            out[rid] = {"topics": topics, "sentiment": sentiment}
+    for where, rec in review_lines(directory, "headline review record", ("id", "topics", "sentiment")):
+        topics = checked_topics(rec["topics"], where)
+        if not topics:
+            raise CorpusError(f"{where}: topics must be ['other'] or livelihood codes")
+        out[str(rec["id"])] = {"topics": topics, "sentiment": checked_sentiment(rec["sentiment"], where)}
     return out
 
 

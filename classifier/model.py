@@ -526,16 +526,15 @@ class Classifier:
 
     def classify_posts(self, posts: list[Post], *, batch_size: int = 512) -> list[ClassifiedPost]:
         """ClassifiedPost records for `posts`, in order, predicted in batches."""
-        out: list[ClassifiedPost] = []
-        for start in range(0, len(posts), batch_size):
-            chunk = posts[start:start + batch_size]
-            out += classified_posts(chunk, self.predict_batch([p.full_text for p in chunk]), self.version)
-        return out
+        return self._records(posts, batch_size, classified_posts)
 
     def classify_json(self, posts: list[Post], *, batch_size: int = 512) -> list[bytes]:
         """The JSON of `classify_posts(posts)`, made without the ClassifiedPost objects."""
-        out: list[bytes] = []
+        return self._records(posts, batch_size, classified_json)
+
+    def _records(self, posts: list[Post], batch_size: int, make) -> list:
+        out: list = []
         for start in range(0, len(posts), batch_size):
             chunk = posts[start:start + batch_size]
-            out += classified_json(chunk, self.predict_batch([p.full_text for p in chunk]), self.version)
+            out += make(chunk, self.predict_batch([p.full_text for p in chunk]), self.version)
         return out

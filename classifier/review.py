@@ -47,53 +47,58 @@ def review_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def load_review(directory: Path = REVIEW_DIR) -> dict[str, list[str]]:
-    """id -> reviewed topics; a malformed line or an unknown code names the file and line."""
-    out: dict[str, list[str]] = {}
-    for path in sorted(Path(directory).glob("*.jsonl")):
-        out.update(_read_review(path))
-    return out
+def review_lines(directory: Path, what: str, keys: tuple[str, ...]):
+    """("file:line", record) for every line of the directory's JSON Lines files, files in name
+    order; a line that is not a JSON object with `keys` raises CorpusError naming the place."""
+    from classifier.corpus import CorpusError
 
-
-def _read_review(path: Path) -> dict[str, list[str]]:
-    from classifier.corpus import TOPICS, CorpusError
-
-    out: dict[str, list[str]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            rid, topics = str(rec["id"]), list(rec["topics"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorpusError(f"{path}:{n}: not a review record ({exc})") from exc
-        bad = [t for t in topics if t not in TOPICS]
-        if bad:
-            raise CorpusError(f"{path}:{n}: unknown topic codes {bad}")
-        if "other" in topics and len(topics) > 1:
-            raise CorpusError(f"{path}:{n}: 'other' cannot go with other topics")
-        out[rid] = topics
-    return out
-
-
-def load_sentiment_review(directory: Path = SENTIMENT_REVIEW_DIR) -> dict[str, str]:
-    """id -> reviewed sentiment of a news paragraph; a bad line names the file and line."""
-    from classifier.corpus import SENTIMENTS, CorpusError
-
-    out: dict[str, str] = {}
     for path in sorted(Path(directory).glob("*.jsonl")):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
-                rid, sentiment = str(rec["id"]), rec["sentiment"]
+                missing = [k for k in keys if k not in rec]
+                if missing:
+                    raise KeyError(", ".join(missing))
             except (ValueError, KeyError, TypeError) as exc:
-                raise CorpusError(f"{path}:{n}: not a sentiment review record ({exc})") from exc
-            if sentiment not in SENTIMENTS:
-                raise CorpusError(f"{path}:{n}: unknown sentiment {sentiment!r}")
-            out[rid] = sentiment
-    return out
+                raise CorpusError(f"{path}:{n}: not a {what} ({exc})") from exc
+            yield f"{path}:{n}", rec
+
+
+def checked_topics(value, where: str) -> list[str]:
+    """`value` as a list of topic codes; an unknown code or `other` with others is an error."""
+    from classifier.corpus import TOPICS, CorpusError
+
+    topics = list(value) if isinstance(value, list) else None
+    if topics is None:
+        raise CorpusError(f"{where}: not a review record (topics is not a list)")
+    bad = [t for t in topics if t not in TOPICS]
+    if bad:
+        raise CorpusError(f"{where}: unknown topic codes {bad}")
+    if "other" in topics and len(topics) > 1:
+        raise CorpusError(f"{where}: 'other' cannot go with other topics")
+    return topics
+
+
+def checked_sentiment(value, where: str) -> str:
+    from classifier.corpus import SENTIMENTS, CorpusError
+
+    if value not in SENTIMENTS:
+        raise CorpusError(f"{where}: unknown sentiment {value!r}")
+    return value
+
+
+def load_review(directory: Path = REVIEW_DIR) -> dict[str, list[str]]:
+    """id -> reviewed topics; a malformed line or an unknown code names the file and line."""
+    return {str(rec["id"]): checked_topics(rec["topics"], where)
+            for where, rec in review_lines(directory, "review record", ("id", "topics"))}
+
+
+def load_sentiment_review(directory: Path = SENTIMENT_REVIEW_DIR) -> dict[str, str]:
+    """id -> reviewed sentiment of a news paragraph; a bad line names the file and line."""
+    return {str(rec["id"]): checked_sentiment(rec["sentiment"], where)
+            for where, rec in review_lines(directory, "sentiment review record", ("id", "sentiment"))}
 
 
 def candidates(topics: set[str], reviewed: Optional[dict] = None) -> list[dict]:

@@ -73,7 +73,7 @@ def test_a_line_without_a_class_names_the_line(tmp_path, monkeypatch):
 @pytest.mark.parametrize("line, why", [
     ({"id": "x", "topics": ["nonsense"], "sentiment": "neutral"}, "unknown topic codes"),
     ({"id": "x", "topics": [], "sentiment": "neutral"}, "topics must be"),
-    ({"id": "x", "topics": ["other", "housing"], "sentiment": "neutral"}, "topics must be"),
+    ({"id": "x", "topics": ["other", "housing"], "sentiment": "neutral"}, "'other' cannot go"),
     ({"id": "x", "topics": ["housing"], "sentiment": "angry"}, "unknown sentiment"),
     ({"id": "x", "topics": ["housing"]}, "not a headline review record"),
 ])
