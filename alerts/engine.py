@@ -205,9 +205,7 @@ class AlertsEngine:
     def _reload(self) -> None:
         for rule in self.rules:
             rule.set_state({})
-        self._written = {}
-        self.events = EventGrouper(threshold=self.events.threshold, window=self.events.window)
-        self._load_state()
+        self._load_state()  # the event index too: EventGrouper.load starts from empty
         self._stale = False
 
     def _enabled(self) -> Iterable[Rule]:

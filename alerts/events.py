@@ -125,7 +125,8 @@ class EventGrouper:
         return [tuple(row) for row in cut.reshape(len(sigs), self.bands).tolist()]
 
     def load(self, session: Session, now: datetime) -> None:
-        """Rebuild the index from the events still open (after a restart)."""
+        """Rebuild the index from the events still open (after a restart or a rollback)."""
+        self._reset()
         rows = session.execute(
             select(EventPostRow.post_id, EventPostRow.signature, EventRow.id, EventRow.last_seen_at,
                    EventRow.first_seen_at)
@@ -220,7 +221,6 @@ class EventGrouper:
         The index is updated at once; should the session roll back, it is read again from
         the store before the next batch, so that what it knows is always stored."""
         if self._stale:
-            self._reset()
             self.load(session, now)
         if not event.contains(session, "after_rollback", self._rolled_back):
             event.listen(session, "after_rollback", self._rolled_back)

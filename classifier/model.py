@@ -266,24 +266,9 @@ class Classifier:
         return cls(sensitive_levels=levels, gazetteer=gazetteer, **parts)
 
     # ---------------------------------------------------------- features
-    def _features(self, texts: list[str], tokens: Optional[list[list[str]]] = None):
-        """(tokens, all features) of `texts`; pass `tokens` if already tokenized."""
-        heads = [t[:PREDICT_MAX_CHARS] for t in texts]
-        if tokens is None:
-            tokens = tokenize_batch(heads)
-        return tokens, self.featurizer.transform(heads, tokens)
-
     def topic_probabilities(self, X) -> np.ndarray:
         """(n_texts, n_topics) probabilities, columns in `topic_codes` order."""
         return _sigmoid(np.asarray(X @ self.topic_weights) + self.topic_bias)
-
-    def sentiment_probabilities(self, X) -> np.ndarray:
-        """(n_texts, 3) probabilities, columns in `sentiment_labels` order."""
-        return _softmax(np.asarray(X @ self.sentiment_weights) + self.sentiment_bias)
-
-    def _keywords(self, tokens: list[str]) -> list[str]:
-        """Top tf-idf terms of one text; words unseen in training get the top idf."""
-        return self._keywords_batch(BatchTokens([tokens]))[0]
 
     def _keywords_batch(self, bt: BatchTokens) -> list[list[str]]:
         """`N_KEYWORDS` top tf-idf terms of each text of a batch, vectorised.

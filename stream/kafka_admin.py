@@ -133,20 +133,18 @@ class Admin:
         except KafkaException as exc:
             raise BusError(f"{self.where} is not reachable: {describe(exc)}") from exc
 
-    def topics(self) -> set[str]:
+    def _cluster_topics(self) -> dict:
         try:
-            meta = self.client.list_topics(timeout=REQUEST_TIMEOUT_MS / 1000)
+            return self.client.list_topics(timeout=REQUEST_TIMEOUT_MS / 1000).topics
         except KafkaException as exc:
             raise BusError(f"{self.where}: cannot list topics: {describe(exc)}") from exc
-        return {name for name, t in meta.topics.items() if t.error is None}
+
+    def topics(self) -> set[str]:
+        return {name for name, t in self._cluster_topics().items() if t.error is None}
 
     def led_topics(self) -> set[str]:
         """The topics whose every partition has a leader."""
-        try:
-            meta = self.client.list_topics(timeout=REQUEST_TIMEOUT_MS / 1000)
-        except KafkaException as exc:
-            raise BusError(f"{self.where}: cannot list topics: {describe(exc)}") from exc
-        return {name for name, t in meta.topics.items()
+        return {name for name, t in self._cluster_topics().items()
                 if t.error is None and t.partitions and all(p.leader >= 0 for p in t.partitions.values())}
 
     def partitions(self, name: str) -> list[TopicPartition]:

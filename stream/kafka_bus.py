@@ -56,6 +56,8 @@ FETCH_PARTITION_BYTES = 8 * 1024 * 1024
 PREFETCH_KBYTES = 16 * 1024
 #: How long a new consumer's first poll waits for the group to assign it partitions.
 JOIN_TIMEOUT_S = 15.0
+#: How long a poll that got its first message waits for more to join the batch.
+LINGER_S = 0.02
 #: After every broker was reported down this long, poll() checks and raises BusError.
 BROKERS_DOWN_S = REQUEST_TIMEOUT_MS / 1000
 #: Producer compression: on this project's posts lz4 and zstd cost the same CPU (zstd's
@@ -76,9 +78,6 @@ def _message(topic: str, m) -> Message:
                    value=m.value() or b"", offset=m.offset(), partition=m.partition(),
                    timestamp=datetime.fromtimestamp(ms / 1000, UTC) if kind and ms >= 0 else None)
 
-
-#: how long a poll that got its first message waits for more to join the batch
-LINGER_S = 0.02
 
 class KafkaBus(Bus):
     def __init__(self, settings: Settings, *, client_id: str = "yuqing",
@@ -299,10 +298,7 @@ class KafkaBus(Bus):
             self.flush()
         finally:
             with self._lock:
-                producer, self._producer = self._producer, None
-                self._names.clear()
-                if producer is not None:
-                    self._discard(producer)
+                self._drop_producer()
             self._admin = None
 
 

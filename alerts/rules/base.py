@@ -188,6 +188,13 @@ def board_kind(post: ClassifiedPost) -> str:
     return "board" if post.source_type == SourceType.board else "opinion"
 
 
+def unexpired(counts: dict[int, int], cutoff: int) -> dict[int, int]:
+    """The per-minute `counts` after minute `cutoff`: the same dict when none expired."""
+    if min(counts, default=cutoff + 1) > cutoff:
+        return counts
+    return {m: c for m, c in counts.items() if m > cutoff}
+
+
 def in_window(entries: list, start: float, n: int = 50) -> list:
     """The newest `n` of the entries ([minute, post id, ...]) after minute `start`: the posts
     of the current window an alert gives as evidence, and all a rule keeps of them."""

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuqing.records import ClassifiedPost, Severity
 from yuqing.taxonomy import topic_name
 
-from .base import Candidate, Facts, Rule, RuleOptions, facts, first_sighting, in_window, minute, register
+from .base import (Candidate, Facts, Rule, RuleOptions, facts, first_sighting, in_window, minute,
+                   register, unexpired)
 
 #: post ids kept per group, of the current window: the newest ones (what a rule used on its own
 #: counts an updated post once against; in the engine it gets each post once) and the newest
@@ -129,9 +130,7 @@ class NegativeShare(Rule):
             counts = self.counts[g]
             self.recent[g] = in_window(self.recent[g], start, RECENT)
             self.negatives[g] = in_window(self.negatives[g], start, EVIDENCE)
-            if min(counts, default=cutoff) > cutoff:
-                continue  # nothing expired
-            kept = {m: c for m, c in counts.items() if m > cutoff}
+            kept = unexpired(counts, cutoff)
             if kept:
                 self.counts[g] = kept
             else:

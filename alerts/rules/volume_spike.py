@@ -19,7 +19,7 @@ from yuqing.records import ClassifiedPost, Severity
 from yuqing.taxonomy import topic_name
 
 from .base import (Candidate, Facts, Rule, RuleOptions, facts, first_sighting, in_window, minute,
-                   register)
+                   register, unexpired)
 
 
 class Level(BaseModel):
@@ -166,9 +166,7 @@ class VolumeSpike(Rule):
         for key in list(self.buckets):
             counts = self.buckets[key]
             self.recent[key] = in_window(self.recent[key], start, RECENT)
-            if min(counts, default=cutoff) > cutoff:
-                continue  # nothing expired
-            kept = {m: c for m, c in counts.items() if m > cutoff}
+            kept = unexpired(counts, cutoff)
             if kept:
                 self.buckets[key] = kept
             else:
