@@ -324,7 +324,7 @@ class KafkaBusConsumer(Consumer):
             "max.poll.interval.ms": max_poll_interval_ms,
             "socket.timeout.ms": REQUEST_TIMEOUT_MS,
             "socket.connection.setup.timeout.ms": bus.bootstrap_timeout_ms,
-            # a batch of 2,000 classified posts (~2 KB each) in one fetch per partition;
+            # a batch of 4,000 classified posts (~1-2 KB each) in one fetch per partition;
             # an idle partition answers within 100 ms
             "max.partition.fetch.bytes": FETCH_PARTITION_BYTES,
             "fetch.wait.max.ms": 100,
