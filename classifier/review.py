@@ -27,6 +27,17 @@ without one stays `neutral`.
         has one of the topics or which have a term of one (id, weak, hits, text)
     python -m classifier.review stats
         counts of reviewed paragraphs and how often the review changed the label
+    python -m classifier.review agreement
+        how often a second, blind review agreed with the first (below)
+
+Second review (Nov 2026): the sentiment of every news paragraph and reviewed
+headline, and the topics of every topic-reviewed paragraph and headline, were
+read again by other reviewers who did not see the first labels
+(``classifier/data/second_review/{sentiment,topics}-*.jsonl``). Where the two
+disagreed a third reviewer, shown the text and both labels in random order,
+decided; those decisions are the ``second-review-adjudicated*.jsonl`` files of
+the label directories, which sort after the first rounds and so win. Where
+the two agreed, the first label stands.
 """
 from __future__ import annotations
 
@@ -38,8 +49,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-REVIEW_DIR = Path(__file__).resolve().parent / "data" / "label_review"
-SENTIMENT_REVIEW_DIR = Path(__file__).resolve().parent / "data" / "sentiment_review"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+REVIEW_DIR = DATA_DIR / "label_review"
+SENTIMENT_REVIEW_DIR = DATA_DIR / "sentiment_review"
+SECOND_REVIEW_DIR = DATA_DIR / "second_review"
+#: The adjudicated labels of a label directory (they sort after its first rounds).
+ADJUDICATED_PREFIX = "second-review-adjudicated"
 
 
 def review_id(text: str) -> str:
@@ -47,12 +62,16 @@ def review_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def review_lines(directory: Path, what: str, keys: tuple[str, ...]):
+def review_lines(directory: Path, what: str, keys: tuple[str, ...], pattern: str = "*.jsonl",
+                 first_round_only: bool = False):
     """("file:line", record) for every line of the directory's JSON Lines files, files in name
-    order; a line that is not a JSON object with `keys` raises CorpusError naming the place."""
+    order; a line that is not a JSON object with `keys` raises CorpusError naming the place.
+    `first_round_only` leaves out the adjudicated files of the second review."""
     from classifier.corpus import CorpusError
 
-    for path in sorted(Path(directory).glob("*.jsonl")):
+    for path in sorted(Path(directory).glob(pattern)):
+        if first_round_only and path.name.startswith(ADJUDICATED_PREFIX):
+            continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -101,6 +120,64 @@ def load_sentiment_review(directory: Path = SENTIMENT_REVIEW_DIR) -> dict[str, s
             for where, rec in review_lines(directory, "sentiment review record", ("id", "sentiment"))}
 
 
+def agreement(directory: Path = SECOND_REVIEW_DIR) -> dict:
+    """How the second, blind review compares with the first: raw agreement and Cohen's kappa
+    for sentiment; exact agreement and per-code F1 between the two reviewers for topics;
+    and how many labels the adjudication changed."""
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    from classifier.corpus import MODEL_TOPICS
+    from classifier.headlines import load_review as load_headline_review
+
+    heads = load_headline_review(first_round_only=True)
+    first_s = {str(r["id"]): r["sentiment"] for _, r in review_lines(
+        SENTIMENT_REVIEW_DIR, "sentiment review record", ("id", "sentiment"), first_round_only=True)}
+    first_s.update({k: v["sentiment"] for k, v in heads.items()})
+    first_t = {str(r["id"]): r["topics"] for _, r in review_lines(
+        REVIEW_DIR, "review record", ("id", "topics"), first_round_only=True)}
+    first_t.update({k: v["topics"] for k, v in heads.items()})
+    final_s = load_sentiment_review()
+    final_heads = load_headline_review()
+    final_s.update({k: v["sentiment"] for k, v in final_heads.items()})
+    final_t = load_review()
+    final_t.update({k: v["topics"] for k, v in final_heads.items()})
+
+    out = {}
+    second_s = {str(r["id"]): checked_sentiment(r["sentiment"], w) for w, r in review_lines(
+        directory, "second review record", ("id", "sentiment"), "sentiment-*.jsonl")}
+    ids = [i for i in second_s if i in first_s]
+    if ids:
+        a, b = [first_s[i] for i in ids], [second_s[i] for i in ids]
+        out["sentiment"] = {
+            "n": len(ids), "agreement": round(float(np.mean([x == y for x, y in zip(a, b)])), 3),
+            "cohen_kappa": round(float(cohen_kappa_score(a, b)), 3),
+            "adjudicated": sum(x != y for x, y in zip(a, b)),
+            "final_is_first": sum(final_s.get(i) == first_s[i] for i in ids if first_s[i] != second_s[i]),
+            "final_is_second": sum(final_s.get(i) == second_s[i] for i in ids if first_s[i] != second_s[i]),
+        }
+    second_t = {str(r["id"]): checked_topics(r["topics"], w) for w, r in review_lines(
+        directory, "second review record", ("id", "topics"), "topics-*.jsonl")}
+    ids = [i for i in second_t if first_t.get(i)]
+    if ids:
+        f1 = {}
+        for code in MODEL_TOPICS:
+            a = [code in first_t[i] for i in ids]
+            b = [code in second_t[i] for i in ids]
+            if any(a) or any(b):
+                f1[code] = round(float(f1_score(a, b)), 3)
+        out["topics"] = {
+            "n": len(ids),
+            "same_set": round(float(np.mean([set(first_t[i]) == set(second_t[i]) for i in ids])), 3),
+            "same_first_topic": round(float(np.mean([first_t[i][0] == second_t[i][0] for i in ids])), 3),
+            "reviewer_f1_per_code": f1,
+            "reviewer_macro_f1": round(float(np.mean(list(f1.values()))), 3) if f1 else None,
+            "adjudicated": sum(set(first_t[i]) != set(second_t[i]) for i in ids),
+            "final_changed": sum(set(final_t.get(i) or []) != set(first_t[i]) for i in ids),
+        }
+    return out
+
+
 def candidates(topics: set[str], reviewed: Optional[dict] = None) -> list[dict]:
     from classifier.corpus import lexicon_candidates, lexicon_topics, load_lexicon, news_paragraphs
 
@@ -143,9 +220,11 @@ def main(argv=None) -> int:
     c.add_argument("--topics", required=True, help="comma-separated topic codes")
     c.add_argument("--limit", type=int, default=0)
     sub.add_parser("stats")
+    sub.add_parser("agreement")
     args = ap.parse_args(argv)
-    if args.cmd == "stats":
-        print(json.dumps(stats(), ensure_ascii=False, indent=2))
+    if args.cmd in ("stats", "agreement"):
+        print(json.dumps(stats() if args.cmd == "stats" else agreement(), ensure_ascii=False,
+                         indent=2))
         return 0
     found = candidates({t.strip() for t in args.topics.split(",") if t.strip()})
     for rec in found[: args.limit or None]:

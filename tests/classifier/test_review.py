@@ -71,6 +71,29 @@ def test_the_shipped_sentiment_review_covers_the_corpus_paragraphs():
     assert {r["sentiment"] for r in news} == {"negative", "neutral", "positive"}
 
 
+def test_a_reviewed_line_sentiment_replaces_the_review_files_label(tmp_path):
+    by_file = corpus.load_reviews(sentiments={})
+    fragment = next(r for r in by_file if r["sentiment"] == "positive")
+    d = tmp_path / "sentiment"
+    d.mkdir()
+    _write(d / "a.jsonl", [{"id": review.review_id(fragment["text"]), "sentiment": "neutral"}])
+    reviews = {r["text"]: r["sentiment"]
+               for r in corpus.load_reviews(sentiments=review.load_sentiment_review(d))}
+    assert reviews[fragment["text"]] == "neutral"
+    assert len(reviews) == len(by_file)
+    assert sum(s != r["sentiment"] for r, s in ((r, reviews[r["text"]]) for r in by_file)) == 1
+
+
+def test_the_shipped_sentiment_review_covers_the_review_lines():
+    sentiments = review.load_sentiment_review()
+    reviews = corpus.load_reviews(sentiments={})
+    assert all(review.review_id(r["text"]) in sentiments for r in reviews)
+    reviewed = corpus.load_reviews()
+    assert {r["sentiment"] for r in reviewed} == {"negative", "neutral", "positive"}
+    changed = sum(a["sentiment"] != b["sentiment"] for a, b in zip(reviews, reviewed))
+    assert 0 < changed < len(reviews) // 3  # fragments and mixed lines, not a flipped file
+
+
 @pytest.mark.parametrize("line, why", [
     ({"id": "x", "sentiment": "angry"}, "unknown sentiment"),
     ({"id": "x"}, "not a sentiment review record"),
@@ -79,3 +102,27 @@ def test_a_bad_sentiment_line_names_file_and_line(tmp_path, line, why):
     _write(tmp_path / "s.jsonl", [{"id": "ok", "sentiment": "neutral"}, line])
     with pytest.raises(corpus.CorpusError, match=rf"s\.jsonl:2: .*{why}"):
         review.load_sentiment_review(tmp_path)
+
+
+def test_adjudicated_files_win_and_first_round_only_leaves_them_out(tmp_path):
+    _write(tmp_path / "round1-a.jsonl", [{"id": "p1", "topics": ["housing"]},
+                                         {"id": "p2", "topics": ["education"]}])
+    _write(tmp_path / f"{review.ADJUDICATED_PREFIX}.jsonl", [{"id": "p1", "topics": ["land_demolition"]}])
+    assert review.load_review(tmp_path) == {"p1": ["land_demolition"], "p2": ["education"]}
+    first = {r["id"]: r["topics"] for _, r in review.review_lines(
+        tmp_path, "review record", ("id", "topics"), first_round_only=True)}
+    assert first == {"p1": ["housing"], "p2": ["education"]}
+
+
+def test_the_second_review_is_blind_labels_of_the_reviewed_texts():
+    out = review.agreement()
+    s, t = out["sentiment"], out["topics"]
+    # every news paragraph and reviewed headline was read twice for sentiment
+    assert s["n"] == 10_389 + 4_996
+    assert 0.6 < s["agreement"] < 0.99 and 0.5 < s["cohen_kappa"] < 0.99
+    # each disagreement was adjudicated to one of the two labels or a third
+    assert s["final_is_first"] + s["final_is_second"] <= s["adjudicated"]
+    assert s["final_is_first"] + s["final_is_second"] > 0.9 * s["adjudicated"]
+    assert t["n"] > 9_000 and 0.6 < t["same_set"] < 0.99
+    assert 0 < t["final_changed"] <= t["adjudicated"]
+    assert set(t["reviewer_f1_per_code"]) <= set(corpus.MODEL_TOPICS)
