@@ -215,22 +215,9 @@ def fit(train_records: list[dict], dev_records: list[dict], *, family: str = "lr
     return clf
 
 
-def livelihood_macro_f1(m: dict) -> float:
-    """Macro-F1 over the 17 livelihood codes (``other`` left out) of a metrics dict."""
-    f = [m["per_topic"].get(c, {"f1": 0.0, "support": 0}) for c in corpus.MODEL_TOPICS]
-    f = [x["f1"] for x in f if x["support"] > 0 or x["f1"] > 0]
-    return float(np.mean(f)) if f else 0.0
-
-
-def _add_livelihood(m: Optional[dict]) -> Optional[dict]:
-    if m is not None:
-        m["topic_macro_f1_livelihood"] = livelihood_macro_f1(m)
-    return m
-
-
 def dev_score(m: dict) -> float:
     """What a family is chosen by: mean of livelihood topic macro-F1 and sentiment macro-F1."""
-    return (livelihood_macro_f1(m) + m["sentiment_macro_f1"]) / 2
+    return (m["topic_macro_f1_livelihood"] + m["sentiment_macro_f1"]) / 2
 
 
 def seed_cross_validation(records: list[dict], *, folds: int = 5, seed: int = 13,
@@ -259,7 +246,7 @@ def seed_cross_validation(records: list[dict], *, folds: int = 5, seed: int = 13
             gold_s.append(r["sentiment"])
             pred_s.append(p.sentiment[0])
         log.info("seed fold %d/%d done", k + 1, folds)
-    return _add_livelihood(metrics(gold_t, pred_t, gold_s, pred_s))
+    return metrics(gold_t, pred_t, gold_s, pred_s)
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
@@ -304,7 +291,7 @@ def train(output: Path = DEFAULT_OUTPUT, seed: int = 13, *, limit: Optional[int]
         t0 = time.perf_counter()
         clf = fit(train_records, dev_records, family=fam, seed=seed, n_jobs=n_jobs,
                   featurizer=featurizer, tokens=tokens)
-        m = _add_livelihood(evaluate(clf, dev_records))
+        m = evaluate(clf, dev_records)
         candidates[fam] = clf
         comparison[fam] = {"dev_topic_macro_f1_livelihood": m["topic_macro_f1_livelihood"],
                            "dev_topic_micro_f1": m["topic_micro_f1"],
@@ -315,9 +302,9 @@ def train(output: Path = DEFAULT_OUTPUT, seed: int = 13, *, limit: Optional[int]
     chosen = max(candidates, key=lambda f: (comparison[f]["dev_topic_macro_f1_livelihood"]
                                             + comparison[f]["dev_sentiment_macro_f1"]))
     clf = candidates[chosen]
-    test_metrics = _add_livelihood(evaluate(clf, test_records))
+    test_metrics = evaluate(clf, test_records, with_intervals=True)
     # reported only: never used to fit, tune or choose anything
-    colloquial = (_add_livelihood(evaluate(clf, load_jsonl(COLLOQUIAL_EVAL)))
+    colloquial = (evaluate(clf, load_jsonl(COLLOQUIAL_EVAL), with_intervals=True)
                   if COLLOQUIAL_EVAL.exists() else None)
     seed_cv = (seed_cross_validation(records, folds=cv_seeds, seed=seed, family=chosen,
                                      n_jobs=n_jobs) if cv_seeds > 1 else None)
@@ -354,11 +341,18 @@ def summary(metadata: dict) -> str:
                      f"  macro-F1 {c['dev_sentiment_macro_f1']:.3f}  ({c['fit_seconds']} s)")
     for name, m in metadata["metrics"].items():
         if m:
+            ci = m.get("intervals") or {}
+
+            def fig(key: str) -> str:
+                band = ci.get(key)
+                return f"{m[key]:.3f}" + (f" [{band[0]:.2f}-{band[1]:.2f}]" if band else "")
+
             lines.append(
-                f"{name:>14}: n={m['n']}  topic macro-F1 (17 codes) "
-                f"{m.get('topic_macro_f1_livelihood', float('nan')):.3f}  "
-                f"micro-F1 {m['topic_micro_f1']:.3f}  sentiment acc {m['sentiment_accuracy']:.3f}  "
-                f"macro-F1 {m['sentiment_macro_f1']:.3f}")
+                f"{name:>14}: n={m['n']}  topic macro-F1 (17 codes) {fig('topic_macro_f1_livelihood')}  "
+                f"micro-F1 {m['topic_micro_f1']:.3f}  sentiment acc {fig('sentiment_accuracy')}  "
+                f"macro-F1 {fig('sentiment_macro_f1')}")
+    if any((m or {}).get("intervals") for m in metadata["metrics"].values()):
+        lines.append("  [low-high]: 95 % bootstrap interval over the records")
     return "\n".join(lines)
 
 

@@ -112,7 +112,8 @@ def cmd_eval(args) -> int:
             return 2
     else:
         records = load_jsonl(Path(args.data))
-    print(json.dumps(evaluate(_load_classifier(), records), ensure_ascii=False, indent=2))
+    print(json.dumps(evaluate(_load_classifier(), records, with_intervals=True),
+                     ensure_ascii=False, indent=2))
     return 0
 
 

