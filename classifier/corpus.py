@@ -283,11 +283,14 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     """
     from classifier.headlines import load_labelled
 
+    from classifier.review import load_sentiment_review, review_id
+
     rng = random.Random(seed)
     fixed = normalize_corrections(corrections or [])
     seeds = load_seeds()
-    reviews = load_reviews()
-    news = load_news()
+    sentiment_reviewed = load_sentiment_review()
+    reviews = load_reviews(sentiments=sentiment_reviewed)
+    news = load_news(sentiments=sentiment_reviewed)
     headlines = load_labelled()
     rng.shuffle(reviews)
     rng.shuffle(headlines)
@@ -306,9 +309,6 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     # paragraphs whose sentiment was reviewed first (a stable sort keeps the shuffle
     # within each group): a change of topic labels must not swap reviewed
     # paragraphs for unreviewed ones that would fall back to `neutral`
-    from classifier.review import load_sentiment_review, review_id
-
-    sentiment_reviewed = load_sentiment_review()
     plain.sort(key=lambda r: review_id(r["text"]) not in sentiment_reviewed)
     # keep a share of untopical news: they teach the topic models what `other` is
     n_topical = min(len(topical), int(target * 0.6))

@@ -111,9 +111,10 @@ def livelihood_macro_f1(per_topic: dict) -> float:
     return float(np.mean(f)) if f else 0.0
 
 
-def _f1_columns(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """F1 of each column from counts (0 where there is nothing to score)."""
-    denom = 2 * tp + fp + fn
+def _f1_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """F1 of each column of 0/1 gold `a` and predicted `b` (0 where there is nothing to score)."""
+    tp = (a & b).sum(0)
+    denom = a.sum(0) + b.sum(0)
     return np.divide(2 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=denom > 0)
 
 
@@ -125,26 +126,19 @@ def intervals(gold_topics: Sequence[Sequence[str]], pred_topics: Sequence[Sequen
     n = len(gold_topics)
     yt = np.array([[c in set(g) for c in LIVELIHOOD] for g in gold_topics], dtype=np.int32)
     yp = np.array([[c in set(p) for c in LIVELIHOOD] for p in pred_topics], dtype=np.int32)
-    labels = {lab: i for i, lab in enumerate(SENTIMENTS)}
-    st = np.array([labels[x] for x in gold_sentiment])
-    sp_ = np.array([labels.get(x, -1) for x in pred_sentiment])
+    st = (np.array(gold_sentiment)[:, None] == np.array(SENTIMENTS)).astype(np.int32)
+    sp_ = (np.array(pred_sentiment)[:, None] == np.array(SENTIMENTS)).astype(np.int32)
     rng = np.random.default_rng(seed)
     topic, acc, sent = [], [], []
     for _ in range(samples):
         idx = rng.integers(0, n, n)
-        a, b = yt[idx], yp[idx]
-        tp, fp, fn = (a & b).sum(0), ((1 - a) & b).sum(0), (a & (1 - b)).sum(0)
-        seen = (a.sum(0) > 0) | (tp > 0)
-        f = _f1_columns(tp, fp, fn)[seen]
+        a = yt[idx]
+        f = _f1_columns(a, yp[idx])[a.sum(0) > 0]  # the codes the resample has texts of
         topic.append(f.mean() if f.size else 0.0)
         g, p = st[idx], sp_[idx]
-        acc.append(float((g == p).mean()))
-        counts = [((g == k) & (p == k)).sum() for k in range(3)], \
-                 [((g != k) & (p == k)).sum() for k in range(3)], \
-                 [((g == k) & (p != k)).sum() for k in range(3)]
-        tp3, fp3, fn3 = (np.array(c) for c in counts)
-        present = (tp3 + fp3 + fn3) > 0
-        sent.append(float(_f1_columns(tp3, fp3, fn3)[present].mean()))
+        acc.append(float((g & p).sum() / n))
+        present = (g.sum(0) + p.sum(0)) > 0
+        sent.append(float(_f1_columns(g, p)[present].mean()))
 
     def band(xs):
         lo, hi = np.percentile(xs, [2.5, 97.5])

@@ -215,11 +215,6 @@ def fit(train_records: list[dict], dev_records: list[dict], *, family: str = "lr
     return clf
 
 
-def dev_score(m: dict) -> float:
-    """What a family is chosen by: mean of livelihood topic macro-F1 and sentiment macro-F1."""
-    return (m["topic_macro_f1_livelihood"] + m["sentiment_macro_f1"]) / 2
-
-
 def seed_cross_validation(records: list[dict], *, folds: int = 5, seed: int = 13,
                           family: str = "lr", n_jobs: int = 2) -> dict:
     """Score on project-written posts none of which the model saw: k-fold over the seeds.
