@@ -10,8 +10,11 @@ time, and no headline text is stored in this repository.
 
 Labels:
 
-* the classes that cannot be about a livelihood topic (sports, entertainment,
-  game, stocks, science) give topic ``other``, sentiment ``neutral``;
+* the classes that are seldom about a livelihood topic (sports,
+  entertainment, game, stocks, science) were read too (Nov 23): a reviewed
+  one carries its review (most are ``other``, but a celebrity's drug case is
+  public_security and a falling market negative); one without a review is
+  ``other``/``neutral``;
 * the others (education, realty, society, politics, finance) were read by
   reviewers, who gave each headline its topics and its sentiment in
   ``classifier/data/headline_review/*.jsonl`` (``{"id", "topics",
@@ -106,17 +109,19 @@ def load_review(directory: Path = REVIEW_DIR, *, first_round_only: bool = False)
 
 def load_labelled(path: Optional[Path] = None,
                   reviewed: Optional[dict[str, dict]] = None) -> list[dict]:
-    """The headlines as corpus records: plain classes as `other`/neutral, the others as reviewed."""
+    """The headlines as corpus records: the reviewed ones as reviewed; a plain-class one
+    without a review as `other`/neutral; another without a review is left out."""
     from classifier.review import review_id
 
     reviewed = load_review() if reviewed is None else reviewed
     records = []
     for cls, text in load_headlines(path):
-        if cls in PLAIN_CLASSES:
-            records.append({"text": text, "topics": ["other"], "sentiment": "neutral",
-                            "source": SOURCE_PLAIN})
-            continue
         label = reviewed.get(review_id(text))
+        if cls in PLAIN_CLASSES:
+            label = label or {"topics": ["other"], "sentiment": "neutral"}
+            records.append({"text": text, "topics": label["topics"],
+                            "sentiment": label["sentiment"], "source": SOURCE_PLAIN})
+            continue
         if label is not None:
             records.append({"text": text, "topics": label["topics"],
                             "sentiment": label["sentiment"], "source": SOURCE})
