@@ -41,7 +41,7 @@ from yuqing.config import Settings
 from yuqing.records import ClassifiedPost
 
 from .index import (IndexFailure, IndexUnavailable, Interval, SearchIndex, SearchQuery, SearchResult,
-                    token_strings)
+                    search_tokens, token_strings)
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,6 @@ BULK_RETRIES = 3
 
 class SearchIndexError(IndexUnavailable):
     """Elasticsearch is unreachable or failed a request as a whole (not one document)."""
-
-
-def _tokenize(text: str) -> list[str]:
-    from classifier.tokenizer import tokenize  # imported late: jieba loads on first use
-
-    return [t for t in tokenize(text) if t.strip()]
 
 
 def _chunks(docs: list[tuple[str, str, bytes]]):
@@ -253,7 +247,7 @@ class ElasticsearchIndex(SearchIndex):
         """The query as filter clauses; None when it can match nothing."""
         filters: list[dict] = []
         if q.text:
-            tokens = _tokenize(q.text)
+            tokens = search_tokens(q.text)
             if not tokens:
                 return None
             filters.extend({"match_phrase": {"tokens": t}} for t in dict.fromkeys(tokens))

@@ -78,18 +78,29 @@ class SearchIndex(ABC):
         pass
 
 
+def _kept(tokens) -> list[str]:
+    return [t for t in tokens if t.strip()]
+
+
+def search_tokens(text: str) -> list[str]:
+    """The tokens a text is indexed and searched by: the tokenizer's, whitespace left out."""
+    from classifier.tokenizer import tokenize  # late: jieba loads on first use
+
+    return _kept(tokenize(text))
+
+
 def token_strings(texts: list[str]) -> list:
-    """Each text's tokens joined by spaces, the batch cut in one call; where that fails the
-    texts are cut one by one, and a text that cannot be cut gets its exception."""
-    from classifier.tokenizer import tokenize, tokenize_batch  # late: jieba loads on first use
+    """Each text's `search_tokens` joined by spaces, the batch cut in one call; where that
+    fails the texts are cut one by one, and a text that cannot be cut gets its exception."""
+    from classifier.tokenizer import tokenize_batch  # late: jieba loads on first use
 
     try:
-        return [" ".join(t for t in tokens if t.strip()) for tokens in tokenize_batch(texts)]
+        return [" ".join(_kept(tokens)) for tokens in tokenize_batch(texts)]
     except Exception:
         out: list = []
         for text in texts:
             try:
-                out.append(" ".join(t for t in tokenize(text) if t.strip()))
+                out.append(" ".join(search_tokens(text)))
             except Exception as exc:
                 out.append(exc)
         return out

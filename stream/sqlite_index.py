@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Optional, Sequence
 
-from classifier.tokenizer import tokenize
 from yuqing.records import ClassifiedPost
 from yuqing.sqlite import connect
 
-from .index import IndexFailure, Interval, SearchIndex, SearchQuery, SearchResult, token_strings
+from .index import (IndexFailure, Interval, SearchIndex, SearchQuery, SearchResult, search_tokens,
+                    token_strings)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -38,7 +38,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(tokens, tokenize='unicode
 
 def _fts_query(text: str) -> Optional[str]:
     """Our tokens as FTS5 phrases joined by AND; quotes make any token literal."""
-    tokens = [t.replace('"', '""') for t in tokenize(text) if t.strip()]
+    tokens = [t.replace('"', '""') for t in search_tokens(text)]
     return " AND ".join(f'"{t}"' for t in tokens) or None
 
 
