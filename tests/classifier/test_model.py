@@ -205,6 +205,17 @@ def test_negation_flips_sentiment(classifier, text, sentiment):
     assert classifier.predict_batch([text])[0].sentiment[0] == sentiment
 
 
+def test_user_dictionary_compounds_carry_their_sentiment_cue():
+    """A compound the user dictionary makes one token (噪音扰民) must not hide
+    the negative word inside it from the cue features."""
+    from classifier.features import load_sentiment_lexicon, sentiment_cues
+
+    lexicon = load_sentiment_lexicon()
+    tokens = tokenize("工地晚上十二点还在施工，噪音扰民")
+    assert "噪音扰民" in tokens
+    assert any(c.startswith("__neg") for c in sentiment_cues(tokens, lexicon))
+
+
 def _reference_features(featurizer, texts, tokens):
     """The straightforward per-token construction (cues from `sentiment_cues`)."""
     import numpy as np
