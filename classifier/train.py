@@ -45,8 +45,9 @@ MODEL_DIR = Path(__file__).resolve().parent / "model"
 DEFAULT_OUTPUT = MODEL_DIR / "model.joblib"
 #: Project-written posts for evaluation only (DATA.md): scored after training
 #: and reported, never trained, tuned or chosen on. colloquial_eval: 90 short
-#: complaints; posts_eval: 379 posts of five genres (board messages, social
-#: posts, questions, praise, local news), written and labelled blind to the seeds.
+#: complaints; posts_eval: 559 posts of eight genres (board messages and
+#: official replies, social posts, questions, praise, local news, comments),
+#: written and labelled blind to the seeds.
 COLLOQUIAL_EVAL = corpus.DATA_DIR / "colloquial_eval.jsonl"
 POSTS_EVAL = corpus.DATA_DIR / "posts_eval.jsonl"
 EVAL_SETS = {"colloquial_eval": COLLOQUIAL_EVAL, "posts_eval": POSTS_EVAL}
