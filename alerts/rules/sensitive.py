@@ -3,6 +3,12 @@
 `config/sensitive_words.yaml` lists words under high / medium / low; the rule
 maps each level to a severity (`levels`) and alerts once per (level, event)
 with the severity of the most serious word found.
+
+A word read in a post the classifier does not find negative counts
+`calm_levels_down` levels lower (default one): a fire drill notice, a rescue
+being praised or a novel about a fire still shows on the board, but it does
+not page the leaders as a 重大 alert would. Set it to 0 to grade every hit by
+its word alone.
 """
 from __future__ import annotations
 
@@ -14,12 +20,21 @@ import yaml
 from pydantic import Field
 
 from alerts.errors import ConfigError
-from yuqing.records import ClassifiedPost, Severity
+from yuqing.records import ClassifiedPost, SentimentLabel, Severity
 
 from .base import Candidate, Rule, RuleOptions, board_kind, first_region, register
 
 Level = Literal["high", "medium", "low"]
 LEVEL_LABEL = {"high": "高", "medium": "中", "low": "低"}
+LEVEL_ORDER = ("low", "medium", "high")
+
+
+def _lower(level: str, steps: int) -> str | None:
+    """`level` lowered by `steps` (None below low); an unknown level stays as it is."""
+    if steps == 0 or level not in LEVEL_ORDER:
+        return level
+    i = LEVEL_ORDER.index(level) - steps
+    return LEVEL_ORDER[i] if i >= 0 else None
 
 
 class SensitiveOptions(RuleOptions):
@@ -29,6 +44,9 @@ class SensitiveOptions(RuleOptions):
     #: the word file (relative to the rule file's folder), or the words inline
     words_file: str = "sensitive_words.yaml"
     words: dict[Level, list[str]] = {}
+    #: levels a hit drops when the post's sentiment is not negative (a level
+    #: dropped below low is not alerted)
+    calm_levels_down: int = Field(default=1, ge=0, le=3)
 
 
 @register("sensitive")
@@ -60,7 +78,9 @@ class Sensitive(Rule):
         found: dict[tuple[str, str], Candidate] = {}
         levels = self.options.levels
         for post in posts:
-            hits = [(w, self.level_of.get(w, "low")) for w in post.sensitive_hits]
+            down = (self.options.calm_levels_down
+                    if post.sentiment.label != SentimentLabel.negative else 0)
+            hits = [(w, _lower(self.level_of.get(w, "low"), down)) for w in post.sensitive_hits]
             hits = [(w, lv) for w, lv in hits if lv in levels]
             if not hits:
                 continue
@@ -73,7 +93,8 @@ class Sensitive(Rule):
                     topic=post.topic_codes[0] if post.topic_codes else None,
                     region=first_region(post),
                     title=f"敏感信息：{post.title or post.text[:30]}",
-                    summary=f"命中{LEVEL_LABEL[level]}级敏感词「{'、'.join(w for w, _ in hits)}」",
+                    summary=f"命中{LEVEL_LABEL[level]}级敏感词「{'、'.join(w for w, _ in hits)}」"
+                            + ("（帖文非负面，降级）" if down else ""),
                     evidence=[post.id], window={"level": level, "words": [w for w, _ in hits]},
                     kind=board_kind(post), event_id=post.cluster_id)
             else:

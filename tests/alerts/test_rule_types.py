@@ -138,6 +138,26 @@ def test_sensitive_levels_map_to_severities_from_the_word_file():
     assert got["high"].window["words"] == ["爆炸", "维权"]
 
 
+def test_sensitive_hits_in_a_calm_post_count_one_level_lower():
+    rule = sensitive()
+    drill = cpost("市应急管理局组织开展火灾应急疏散演练", sentiment="neutral")
+    praise = cpost("消防员成功扑灭仓库火灾，为他们点赞", sentiment="positive")
+    fire = cpost("城南一小区发生火灾，消防正在扑救")
+    low_calm = cpost("媒体报道了这件事", sentiment="neutral")
+    for n, (p, words) in enumerate(((drill, ["火灾"]), (praise, ["火灾"]), (fire, ["火灾"]),
+                                    (low_calm, ["曝光"]))):
+        p.sensitive_hits, p.cluster_id = words, f"ev{n}"  # four stories
+    got = {c.evidence[0]: c for c in rule.add_data([drill, praise, fire, low_calm], NOW)}
+    assert got[fire.id].severity == Severity.II and got[fire.id].window["level"] == "high"
+    assert got[drill.id].severity == Severity.III and got[drill.id].window["level"] == "medium"
+    assert "降级" in got[drill.id].summary and "降级" not in got[fire.id].summary
+    assert got[praise.id].severity == Severity.III
+    assert low_calm.id not in got  # a low word in a calm post is not alerted
+    # with calm_levels_down 0 the word alone decides
+    flat = sensitive(calm_levels_down=0)
+    assert [c.severity for c in flat.add_data([drill], NOW)] == [Severity.II]
+
+
 def test_sensitive_levels_left_out_are_quiet_and_inline_words_work():
     rule = sensitive(levels={"high": "I"}, words={"high": ["塌方"], "low": ["曝光"]})
     p, q = cpost("a"), cpost("b")
