@@ -1,9 +1,10 @@
 """Small keyword-only functions over corrections."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.taxonomy import SENTIMENTS, TOPICS
@@ -51,6 +52,12 @@ def recent_corrections(session: Session, *, limit: int = 100,
     if post_id:
         q = q.where(Correction.post_id == post_id)
     return list(session.scalars(q))
+
+
+def corrections_since(session: Session, when: datetime) -> int:
+    """How many corrections were made after `when` (a model's training time)."""
+    return int(session.scalar(select(func.count()).select_from(Correction)
+                              .where(Correction.created_at > when)) or 0)
 
 
 def training_records(session: Session) -> list[dict]:

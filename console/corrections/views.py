@@ -7,8 +7,9 @@ from flask_login import current_user, login_required
 from yuqing.taxonomy import SENTIMENTS, TOPICS
 
 from ..auth.models import can_correct
-from ..extensions import get_db, get_index
-from .service import CorrectionError, recent_corrections, record_correction
+from ..extensions import get_db, get_index, stores
+from .model_card import model_card
+from .service import CorrectionError, corrections_since, recent_corrections, record_correction
 
 bp = Blueprint("corrections", __name__, url_prefix="/corrections", template_folder="templates")
 
@@ -46,9 +47,11 @@ def _label(value) -> str | None:
 @login_required
 def index():
     _require_corrector()
+    card = model_card(stores().settings.model_file)
     with get_db().session() as s:
         rows = recent_corrections(s, limit=200)
-    return render_template("corrections/index.html", rows=rows)
+        pending = corrections_since(s, card.trained_at) if card and card.trained_at else None
+    return render_template("corrections/index.html", rows=rows, card=card, pending=pending)
 
 
 @bp.route("/post/<post_id>", methods=["GET", "POST"])

@@ -120,3 +120,36 @@ def test_login_board_case_note_close(live_server, browser, users, make_case, ind
     page.screenshot(path=str(ARTIFACTS / "audit.png"), full_page=True)
     context.close()
     assert problems == []
+
+
+def test_correct_a_post_and_see_the_model_card(live_server, browser, users, index_posts,
+                                               settings, model_path, classifier_model):
+    ARTIFACTS.mkdir(exist_ok=True)
+    settings.model_path = model_path
+    [post] = index_posts(make_post(title="小区停水", text="湖滨街道小区停水三天了没人管",
+                                   topics=("housing",), sentiment="neutral"))
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{live_server}/auth/login")
+    page.fill("input[name=username]", "news")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{live_server}/")
+
+    page.goto(f"{live_server}/corrections/post/{post.id}")
+    page.uncheck("input[name=topics][value=housing]")
+    page.check("input[name=topics][value=utilities]")
+    page.check("input[name=sentiment][value=negative]")
+    page.click("button:has-text('保存纠正')")
+    page.click("nav a:has-text('纠正记录')")
+    page.wait_for_url(f"{live_server}/corrections/")
+    card = page.locator("#model-card")
+    assert classifier_model.version in card.inner_text()
+    assert "此后新增纠正 1 条" in card.inner_text()
+    assert card.locator("tbody tr").count() == 3            # test split and two post sets
+    assert page.locator("td:has-text('湖滨街道')").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "corrections.png"), full_page=True)
+    context.close()
+    assert problems == []

@@ -32,6 +32,7 @@ def test_other_roles_may_not_correct(client_as, post, user):
     assert c.post(f"/corrections/post/{post.id}", data={"topics": ["utilities"],
                                                          "sentiment": "negative"}).status_code in (400, 403)
     assert c.get("/corrections/").status_code == 403
+    assert "/corrections/" not in c.get("/").get_data(as_text=True)  # no menu entry either
 
 
 def test_anonymous_is_sent_to_login(client, post):
@@ -98,3 +99,47 @@ def test_service_and_training_source(db, settings):
     records = load_corrections(settings.case_db_url)
     assert records[-1] == {"text": "小区停水三天了没人管", "topics": ["utilities"],
                            "sentiment": "negative", "source": "correction"}
+
+
+# -- the model in use ---------------------------------------------------------
+
+def test_the_page_shows_the_model_in_use_and_the_corrections_it_has_not_learnt(
+        client_as, post, settings, model_path, classifier_model):
+    settings.model_path = model_path
+    c = client_as("news")
+    html = c.get("/corrections/").get_data(as_text=True)
+    test = classifier_model.metadata["metrics"]["test"]
+    assert classifier_model.version in html and "留出测试集" in html and "网民帖文评测集" in html
+    assert f"{test['topic_macro_f1_livelihood']:.3f}" in html
+    assert f"{test['sentiment_accuracy']:.3f}" in html
+    assert "此后新增纠正 <strong>0</strong> 条" in html
+    page = f"/corrections/post/{post.id}"
+    token = csrf_from(c.get(page).data)
+    assert c.post(page, data={"topics": ["utilities"], "sentiment": "negative",
+                              "csrf_token": token}).status_code == 302
+    html = c.get("/corrections/").get_data(as_text=True)
+    assert "此后新增纠正 <strong>1</strong> 条" in html and "yuqing train" in html
+
+
+@pytest.mark.parametrize("content", [None, b"not a model"])
+def test_the_page_says_so_when_there_is_no_usable_model(client_as, settings, tmp_path, content):
+    settings.model_path = tmp_path / "model.joblib"
+    if content is not None:
+        settings.model_path.write_bytes(content)
+    html = client_as("news").get("/corrections/").get_data(as_text=True)
+    assert "尚无可用模型" in html and "纠正记录" in html
+
+
+def test_model_card_counts_the_corrections_a_model_learnt():
+    from console.corrections.model_card import card_from_metadata
+
+    band = {"topic_macro_f1_livelihood": [0.61, 0.71], "sentiment_accuracy": [0.79, 0.81]}
+    card = card_from_metadata({
+        "version": "v1", "trained_at": "2026-11-23T07:17:00+00:00",
+        "counts": {"all": {"sources": {"seed": 10, "correction": 7}}},
+        "metrics": {"test": {"n": 5, "topic_macro_f1_livelihood": 0.67, "sentiment_accuracy": 0.8,
+                             "intervals": band},
+                    "colloquial_eval": None}})
+    assert card.corrections_used == 7 and card.trained_at.tzinfo is not None
+    assert [(f.n, f.topic_interval, f.sentiment_interval) for f in card.figures] == [
+        (5, (0.61, 0.71), (0.79, 0.81))]
