@@ -59,3 +59,14 @@ def test_board_summary_escaped(client_as, make_case, db):
     html = client_as("duty").get("/").get_data(as_text=True)
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert "13812345678" not in html and "138****5678" in html
+
+
+def test_board_marks_recovered_alerts(client_as, make_case, db):
+    from alerts.models import AlertRow
+    make_case()
+    make_case(topic="education", region="鼓楼区")
+    with db.session() as s:
+        first = s.query(AlertRow).order_by(AlertRow.id).first()
+        first.recovered_at = datetime(2026, 11, 23, 6, 30, tzinfo=timezone.utc)
+    html = client_as("duty").get("/").get_data(as_text=True)
+    assert html.count("status-recovered") == 1 and "已恢复 11-23 14:30" in html

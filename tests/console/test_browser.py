@@ -56,7 +56,7 @@ def browser():
         b.close()
 
 
-def test_login_board_case_note_close(live_server, browser, users, make_case, index_posts):
+def test_login_board_case_note_close(live_server, browser, users, make_case, index_posts, db):
     ARTIFACTS.mkdir(exist_ok=True)
     posts = [make_post(title="江宁区某小区停水三天无人处理", author="王小明",
                        text="小区停水已经三天，物业电话13812345678打不通，居民生活困难。"),
@@ -66,6 +66,10 @@ def test_login_board_case_note_close(live_server, browser, users, make_case, ind
     case_id = make_case(severity=Severity.II, posts=posts)
     make_case(topic="education", region="鼓楼区", severity=Severity.III)
     index_posts(make_post(title="公交线路调整引发关注", topics=("transport",), sentiment="neutral"))
+    from alerts.models import AlertRow
+    from yuqing.db import now_utc
+    with db.session() as s:  # the education alert's condition has cleared
+        s.query(AlertRow).filter(AlertRow.topic == "education").update({"recovered_at": now_utc()})
 
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = context.new_page()
@@ -83,6 +87,7 @@ def test_login_board_case_note_close(live_server, browser, users, make_case, ind
     page.wait_for_url(f"{live_server}/")
     assert page.locator("h1").inner_text() == "预警看板"
     assert page.locator(".badge.sev-orange").first.inner_text() == "II级 重大"
+    assert page.locator(".status-recovered").count() == 1
     page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
 
     page.goto(f"{live_server}/search/?q=停水")
