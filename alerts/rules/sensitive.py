@@ -74,10 +74,17 @@ class Sensitive(Rule):
             raise ConfigError(f"{path}: {exc}") from exc
         self._set_words(data)
 
+    def _higher_alert(self, level: str, event_id: str, found: dict) -> bool:
+        """Whether the story has an alert of a level above `level` (this batch or still active)."""
+        above = LEVEL_ORDER[LEVEL_ORDER.index(level) + 1:]
+        return any((lv, event_id) in found or f"{self.name}:{lv}:{event_id}" in self.active
+                   for lv in above)
+
     def add_data(self, posts: list[ClassifiedPost], now: datetime) -> list[Candidate]:
         found: dict[tuple[str, str], Candidate] = {}
         levels = self.options.levels
-        for post in posts:
+        # negative posts first, so that a story's calm posts find its alert (stable sort)
+        for post in sorted(posts, key=lambda p: p.sentiment.label != SentimentLabel.negative):
             down = (self.options.calm_levels_down
                     if post.sentiment.label != SentimentLabel.negative else 0)
             hits = [(w, _lower(self.level_of.get(w, "low"), down)) for w in post.sensitive_hits]
@@ -85,6 +92,8 @@ class Sensitive(Rule):
             if not hits:
                 continue
             word, level = max(hits, key=lambda h: levels[h[1]].rank)
+            if down and post.cluster_id and self._higher_alert(level, post.cluster_id, found):
+                continue  # a calm repost of a story already alerted higher adds no alert
             key = (level, post.cluster_id or word)
             cand = found.get(key)
             if cand is None:

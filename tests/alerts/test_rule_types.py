@@ -153,6 +153,16 @@ def test_sensitive_hits_in_a_calm_post_count_one_level_lower():
     assert "降级" in got[drill.id].summary and "降级" not in got[fire.id].summary
     assert got[praise.id].severity == Severity.III
     assert low_calm.id not in got  # a low word in a calm post is not alerted
+    # a calm repost of a story already alerted at a higher level adds no alert,
+    # in the same batch or a later one
+    rule = sensitive()
+    story = [cpost("化工厂爆炸，消防已到场", sentiment="neutral"), cpost("化工厂爆炸", sentiment="negative")]
+    for p in story:
+        p.sensitive_hits, p.cluster_id = ["爆炸"], "blast"
+    assert [c.window["level"] for c in rule.add_data(story, NOW)] == ["high"]
+    later = cpost("化工厂爆炸后的救援", sentiment="positive")
+    later.sensitive_hits, later.cluster_id = ["爆炸"], "blast"
+    assert rule.add_data([later], NOW) == []
     # with calm_levels_down 0 the word alone decides
     flat = sensitive(calm_levels_down=0)
     assert [c.severity for c in flat.add_data([drill], NOW)] == [Severity.II]
