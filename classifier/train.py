@@ -48,9 +48,7 @@ DEFAULT_OUTPUT = MODEL_DIR / "model.joblib"
 #: complaints; posts_eval: 559 posts of eight genres (board messages and
 #: official replies, social posts, questions, praise, local news, comments),
 #: written and labelled blind to the seeds.
-COLLOQUIAL_EVAL = corpus.DATA_DIR / "colloquial_eval.jsonl"
-POSTS_EVAL = corpus.DATA_DIR / "posts_eval.jsonl"
-EVAL_SETS = {"colloquial_eval": COLLOQUIAL_EVAL, "posts_eval": POSTS_EVAL}
+EVAL_SETS = {name: corpus.DATA_DIR / f"{name}.jsonl" for name in ("colloquial_eval", "posts_eval")}
 
 #: Project-written posts are few but in the target domain: weigh them up.
 SEED_WEIGHT = 10.0

@@ -30,9 +30,7 @@ LEVEL_ORDER = ("low", "medium", "high")
 
 
 def _lower(level: str, steps: int) -> str | None:
-    """`level` lowered by `steps` (None below low); an unknown level stays as it is."""
-    if steps == 0 or level not in LEVEL_ORDER:
-        return level
+    """`level` lowered by `steps` (None below low)."""
     i = LEVEL_ORDER.index(level) - steps
     return LEVEL_ORDER[i] if i >= 0 else None
 
@@ -60,7 +58,7 @@ class Sensitive(Rule):
         self._set_words(options.words)
 
     def _set_words(self, words: dict) -> None:
-        for level in ("low", "medium", "high"):  # the most severe level wins
+        for level in LEVEL_ORDER:  # the most severe level wins
             for w in words.get(level) or []:
                 self.level_of[str(w)] = level
 
