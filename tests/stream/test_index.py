@@ -92,6 +92,16 @@ def test_search_matches_all_words_of_the_query_cut_by_jieba(index, corpus):
     assert empty.total == 0 and empty.hits == []
 
 
+def test_search_finds_traditional_and_simplified_alike(index, corpus):
+    trad = cpost("醫院看病排隊時間太長，掛號難", topics=("healthcare",), at=at(3))
+    assert index.upsert([trad]) == []
+    index.refresh()
+    both = {corpus["clinic"], trad.id}
+    assert set(ids(index.search(SearchQuery(text="医院 排队")))) == both
+    assert set(ids(index.search(SearchQuery(text="醫院 排隊")))) == both
+    assert index.get(trad.id)["text"] == "醫院看病排隊時間太長，掛號難"  # shown as written
+
+
 def test_search_without_text_is_everything_newest_first(index, corpus):
     result = index.search(SearchQuery())
     assert result.total == 6
