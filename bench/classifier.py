@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: (module, attribute, stage name): what the stage table times.
 STAGES = [
-    ("classifier.model", "normalize_batch", "normalise (NFKC + lower)"),
+    ("classifier.model", "normalize_batch", "normalise (NFKC, simplified, lower)"),
     ("classifier.model", "cut_batch", "tokenize (cut + junk filter)"),
     ("classifier.features.Featurizer", "transform_cut", "features (words, cues, chars, tf-idf)"),
     ("classifier.features.Featurizer", "char_columns", "features (words, cues, chars, tf-idf)"),
     ("classifier.model.Classifier", "_keywords_ids", "keywords"),
     ("classifier.model.Classifier", "_scores", "linear models"),
-    ("classifier.model.Classifier", "_sensitive_batch", "sensitive words"),
+    ("classifier.sensitive.SensitiveMatcher", "find_batch", "sensitive words"),
     ("classifier.places.Gazetteer", "find_batch", "places"),
 ]
 

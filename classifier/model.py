@@ -16,19 +16,18 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
 import joblib
 import numpy as np
-import yaml
 
 from classifier.features import BatchTokens, Featurizer, TokenIds, token_keys
 from classifier.places import Gazetteer, default_places_path
+from classifier.sensitive import SensitiveMatcher, default_sensitive_words_path, load_sensitive_levels
 from classifier.tokenizer import BACKEND as tokenizer_backend
 from classifier.tokenizer import (DIGIT, DOT, char_flags, codepoints, cut_batch, normalize,
-                                  normalize_batch, texts_containing, tokenize_batch)
+                                  normalize_batch, tokenize_batch)
 from classifier.posts import classified_json, classified_posts
 from yuqing.records import ClassifiedPost, Post
 
@@ -42,7 +41,6 @@ N_KEYWORDS = 5
 #: Texts per chunk when `Classifier.threads` > 1 pipelines a batch (a batch
 #: of fewer than two chunks is done in one piece).
 PIPELINE_CHUNK = 250
-SEVERITY_ORDER = ("high", "medium", "low")
 #: Bits an int64 sort key may use (the keyword ranking packs several fields).
 _PACK_BITS = 63
 
@@ -67,60 +65,6 @@ class Prediction:
     keywords: list[str] = field(default_factory=list)
     sensitive_hits: list[str] = field(default_factory=list)
     region: list[str] = field(default_factory=list)
-
-
-def default_sensitive_words_path() -> Path:
-    from yuqing.config import get_settings
-
-    return get_settings().config_file("sensitive_words.yaml")
-
-
-def load_sensitive_levels(path: Path) -> dict[str, str]:
-    """{word: severity} of the severity-keyed YAML, most severe first.
-
-    The file maps a severity (high, medium, low; other keys are accepted and
-    ordered after these) to a list of words. A word listed under two
-    severities keeps the more severe one. Errors name the file.
-    """
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"{path}: cannot read sensitive words ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: expected a mapping of severity -> list of words")
-    keys = [k for k in SEVERITY_ORDER if k in data] + sorted(k for k in data if k not in SEVERITY_ORDER)
-    levels: dict[str, str] = {}
-    for key in keys:
-        items = data[key] or []
-        if not isinstance(items, list) or not all(isinstance(w, str) and w.strip() for w in items):
-            raise ModelError(f"{path}: '{key}' must be a list of non-empty strings")
-        for w in items:
-            levels.setdefault(normalize(w.strip()), str(key))
-    return levels
-
-
-def load_sensitive_words(path: Path) -> list[str]:
-    """Words of the severity-keyed YAML, most severe first, de-duplicated."""
-    return list(load_sensitive_levels(path))
-
-
-@lru_cache(maxsize=8)
-def _levels_of(path: str, mtime: float) -> dict[str, str]:
-    return load_sensitive_levels(Path(path))
-
-
-def sensitive_level(word: str, path: Optional[Path] = None) -> Optional[str]:
-    """The severity (``high`` | ``medium`` | ``low`` …) of a sensitive word, or None.
-
-    For alert rules grading a post by its ``sensitive_hits``; reads
-    ``config/sensitive_words.yaml`` (or `path`), cached until the file changes.
-    """
-    path = Path(path or default_sensitive_words_path())
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None
-    return _levels_of(str(path), mtime).get(normalize(word))
 
 
 def _keyword_ok(token: str) -> bool:
@@ -205,6 +149,7 @@ class Classifier:
         self.sentiment_bias = np.asarray(sentiment_bias, dtype=np.float32)
         self.metadata = dict(metadata)
         self.sensitive_levels = dict(sensitive_levels or {})
+        self._sensitive = SensitiveMatcher(self.sensitive_levels)
         self.gazetteer = gazetteer or Gazetteer([])
         #: 2: pipeline big batches over two threads (see `predict_batch`; only
         #: rjieba's segmentation runs without the GIL). 1 (the default): on the
@@ -396,16 +341,6 @@ class Classifier:
         words = words_of(kuid[keep])
         return [words[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def _sensitive(self, norm: str) -> list[str]:
-        return [w for w in self.sensitive_levels if w in norm]
-
-    def _sensitive_batch(self, norms: list[str], joined: str) -> list[list[str]]:
-        """`_sensitive` of each text; only texts where some word occurs are scanned one by one."""
-        out: list[list[str]] = [[] for _ in norms]
-        for d in texts_containing(self.sensitive_levels, norms, joined):
-            out[d] = self._sensitive(norms[d])
-        return out
-
     def _stacked_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Topic and sentiment weights side by side: one sparse x dense product per batch."""
         parts = (self.topic_weights, self.sentiment_weights, self.topic_bias, self.sentiment_bias)
@@ -497,7 +432,7 @@ class Classifier:
         for i in set(hit_rows.tolist()):
             passed[i].sort(key=_neg_second)
         joined = "\x00".join(norms)
-        sensitive = self._sensitive_batch(norms, joined)
+        sensitive = self._sensitive.find_batch(norms, joined)
         regions = self.gazetteer.find_batch(norms)
         return [Prediction(topics=topics if topics is not None else [("other", other)],
                            sentiment=(labels[k], best), keywords=kw, sensitive_hits=sens,

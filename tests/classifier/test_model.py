@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from classifier.corpus import SEED_PATH, TOPICS
-from classifier.model import KEYWORD_STOPWORDS, Classifier, ModelError, Prediction, load_sensitive_words
+from classifier.model import KEYWORD_STOPWORDS, Classifier, ModelError, Prediction
+from classifier.sensitive import SensitiveWordsError, load_sensitive_words
 from classifier.tokenizer import tokenize
 from yuqing.records import ClassifiedPost, Post, post_id_for
 
@@ -85,7 +86,7 @@ def test_sensitive_words_file(tmp_path):
     assert load_sensitive_words(custom) == ["停水", "噪音"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("high: 爆炸\n", encoding="utf-8")
-    with pytest.raises(ModelError, match="bad.yaml"):
+    with pytest.raises(SensitiveWordsError, match="bad.yaml"):
         load_sensitive_words(bad)
 
 
@@ -156,7 +157,7 @@ def test_load_errors(tmp_path):
 
 
 def test_sensitive_levels(classifier, tmp_path):
-    from classifier.model import sensitive_level
+    from classifier.sensitive import sensitive_level
 
     assert classifier.sensitive_level("爆炸") == "high"
     assert classifier.sensitive_level("讨薪") == "medium"
@@ -419,3 +420,25 @@ def test_pipeline_works_in_a_forked_child(classifier):
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung")
+
+
+def test_split_sensitive_words_are_found(classifier):
+    texts = ["化工厂爆*炸了！", "强 拆！！半夜来的挖掘机", "工地有人死\u200b亡", "井下发生爆-炸，三人被困",
+             "加油站附近爆。炸？", "工厂在 爆 破 作业"]
+    hits = [p.sensitive_hits for p in classifier.predict_batch(texts)]
+    assert "爆炸" in hits[0] and "强拆" in hits[1] and "死亡" in hits[2] and "爆炸" in hits[3]
+    assert "爆炸" not in hits[4]  # sentence punctuation is not a splitter
+    assert "爆炸" not in hits[5]
+    assert hits == [classifier.predict(t).sensitive_hits for t in texts]
+
+
+def test_sensitive_matcher_batch_equals_single():
+    from classifier.sensitive import SensitiveMatcher
+
+    m = SensitiveMatcher({"爆炸": "high", "强拆": "medium", "a-b": "low", "**": "low"})
+    norms = ["爆 炸和强拆", "ab", "a - b", "", "没有", "x\x00爆炸"]
+    joined = "\x00".join(norms)
+    assert m.find_batch(norms, joined) == [m.find(t) for t in norms]
+    assert m.find_batch(norms, joined)[:3] == [["爆炸", "强拆"], ["a-b"], ["a-b"]]
+    assert m.find_batch(norms, joined)[5] == ["爆炸"]
+    assert SensitiveMatcher({}).find_batch(norms, joined) == [[] for _ in norms]
