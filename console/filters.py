@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from classifier.hanzi import to_simplified
 from yuqing.privacy import deidentify, mask_name
 from yuqing.records import CaseStatus, Severity
 from yuqing.taxonomy import SENTIMENTS, SOURCE_TYPES, topic_name
@@ -72,13 +73,23 @@ def http_url(url: Optional[str]) -> Optional[str]:
     return url if parsed.scheme.lower() in ("http", "https") and parsed.netloc else None
 
 
+def _fold(text: str) -> str:
+    """Simplified characters, lower case, same length (so indexes fit the text as written)."""
+    folded = to_simplified(text).lower()
+    return folded if len(folded) == len(text) else to_simplified(text)
+
+
 def snippet(text: Optional[str], query: Optional[str] = None, width: int = 160) -> list[tuple[str, bool]]:
-    """A de-identified excerpt of `text` as (segment, is_match) pairs for highlighting."""
+    """A de-identified excerpt of `text` as (segment, is_match) pairs for highlighting.
+
+    Terms match whatever the case and whether either side is in traditional
+    or simplified characters (as search does); the text is shown as written.
+    """
     text = " ".join(deidentify(text).split())
-    terms = [t for t in (query or "").split() if t]
+    terms = [_fold(t) for t in (query or "").split() if t]
     start = 0
-    lowered = text.lower()
-    hits = [lowered.find(t.lower()) for t in terms]
+    lowered = _fold(text)
+    hits = [lowered.find(t) for t in terms]
     hits = [h for h in hits if h >= 0]
     if hits:
         start = max(0, min(hits) - width // 4)
@@ -91,9 +102,9 @@ def snippet(text: Optional[str], query: Optional[str] = None, width: int = 160) 
             if matched:
                 out.append((seg, True))
                 continue
-            low, i = seg.lower(), 0
+            low, i = _fold(seg), 0
             while True:
-                j = low.find(term.lower(), i)
+                j = low.find(term, i)
                 if j < 0:
                     out.append((seg[i:], False))
                     break

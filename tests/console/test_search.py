@@ -43,6 +43,23 @@ def test_free_text(client_as, corpus):
     assert "<mark>停水</mark>" in html
 
 
+def test_traditional_and_simplified_find_and_mark_each_other(client_as, index_posts):
+    index_posts(make_post(title="醫院掛號難", text="醫院掛號排隊三小時", topics=("healthcare",)),
+                make_post(title="医院停车难", text="医院门口停车难", topics=("transport",)))
+    for q in ("医院", "醫院"):
+        html = client_as("duty").get(f"/search/?q={q}").get_data(as_text=True)
+        assert "共 2 条" in html, q
+        # each post is shown as written, its match marked
+        assert "<mark>醫院</mark>掛號排隊三小時" in html and "<mark>医院</mark>门口停车难" in html
+
+
+def test_snippet_folds_script_and_case_but_shows_the_text_as_written():
+    from console.filters import snippet
+
+    assert snippet("ABC醫院掛號", "abc 医院") == [("ABC", True), ("醫院", True), ("掛號", False)]
+    assert snippet("小区停水", "停電") == [("小区停水", False)]
+
+
 @pytest.mark.parametrize("query,expected", [
     ("topic=education", {"学校食堂饭菜质量差"}),
     ("sentiment=positive", {"新开公交线路方便出行"}),
