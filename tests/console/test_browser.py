@@ -65,7 +65,8 @@ def test_login_board_case_note_close(live_server, browser, users, make_case, ind
                        source_type="news")]
     case_id = make_case(severity=Severity.II, posts=posts)
     make_case(topic="education", region="鼓楼区", severity=Severity.III)
-    index_posts(make_post(title="公交线路调整引发关注", topics=("transport",), sentiment="neutral"))
+    index_posts(make_post(title="公交线路调整引发关注", topics=("transport",), sentiment="neutral"),
+                make_post(title="醫院門口停車難", text="醫院門口停車難，排隊一小時", topics=("healthcare",)))
     from alerts.models import AlertRow
     from yuqing.db import now_utc
     with db.session() as s:  # the education alert's condition has cleared
@@ -95,6 +96,10 @@ def test_login_board_case_note_close(live_server, browser, users, make_case, ind
     assert "&amp;lt;" not in page.content()                  # and not escaped twice
     assert page.get_by_text("<script>alert(1)</script>停水求助").count() == 1
     page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+    page.goto(f"{live_server}/search/?q=医院")  # simplified finds and marks traditional
+    assert page.locator("mark").first.inner_text() == "醫院"
+    assert page.get_by_text("醫院門口停車難").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "search_traditional.png"), full_page=True)
 
     page.goto(f"{live_server}/cases/")
     assert page.locator("tbody tr").count() == 2
