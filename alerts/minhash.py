@@ -1,6 +1,7 @@
 """MinHash signatures of a whole batch of texts at once, equal to datasketch's.
 
-A post's text (title and body, punctuation and spaces dropped) is cut into
+A post's text (title and body, punctuation and spaces dropped, traditional
+characters read as simplified) is cut into
 character shingles; its signature is datasketch's `MinHash(num_perm=64,
 seed=7, scheme="affine32")` updated with each shingle's UTF-8 bytes. The
 signatures are stored with the events' members and read back after a restart,
@@ -23,6 +24,8 @@ import re
 import numpy as np
 from datasketch import MinHash
 
+from classifier.hanzi import to_simplified
+
 SHINGLE = 3
 NUM_PERM = 64
 SEED = 7
@@ -40,8 +43,21 @@ _NONE = np.uint64((1 << _BITS) - 1)  # no character: the short texts' shingle is
 _CHUNK = 1 << 12
 
 
-def normalize(text: str) -> str:
+def _strip(text: str) -> str:
     return _NOISE.sub("", _REPOST.sub("", text.strip())).lower()
+
+
+def normalize(text: str) -> str:
+    """What is shingled: no repost prefix, punctuation or spaces; lower case;
+    traditional characters as simplified (a story reposted in 繁體 is the same story)."""
+    return to_simplified(_strip(text))
+
+
+def normalize_batch(texts: list[str]) -> list[str]:
+    """`normalize` of each text, simplified in one pass ("\x00" is stripped as punctuation)."""
+    if not texts:
+        return []
+    return to_simplified("\x00".join(map(_strip, texts))).split("\x00")
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[str]:
@@ -111,7 +127,7 @@ class Signer:
                 self._sig.clear()
             texts = list(todo)
             for text, rows, sig in zip(texts, todo.values(),
-                                       self._compute([normalize(t) for t in texts])):
+                                       self._compute(normalize_batch(texts))):
                 out[rows] = self._sig[text] = sig
         return out
 

@@ -31,6 +31,19 @@ def test_reposts_join_the_original_and_other_stories_stay_apart(db):
         assert volume(s, ev.id, NOW, NOW + timedelta(hours=1))["posts"] == 2
 
 
+def test_a_repost_in_traditional_characters_joins_the_story(db):
+    from classifier.hanzi import to_simplified
+
+    trad = "江寧區某小區自來水管道爆裂，全小區停水已經三天，物業和供水公司互相推諉無人處理"
+    assert to_simplified(trad) == TEXT
+    g = EventGrouper()
+    orig = cpost(TEXT, at=NOW - timedelta(hours=1), source="bbs")
+    repost = cpost(f"轉發：{trad}", at=NOW, source="weibo")
+    with db.session() as s:
+        ids = g.assign(s, [orig, repost], NOW)
+    assert ids[orig.id] == ids[repost.id]
+
+
 def test_index_is_rebuilt_after_restart_and_updated_post_counts_once(db):
     first = cpost(TEXT, at=NOW)
     with db.session() as s:
@@ -66,7 +79,8 @@ def test_batch_signatures_are_datasketch_minhash():
 
     rng = random.Random(3)
     alphabet = "停水小区物业ab1😀𠀋é"  # (CJK, ASCII, digits, outside the BMP, accents)
-    texts = ["", "!!", "停", "停水", "停水了", "转发：" + TEXT, TEXT, TEXT + "。", "水水水水水"] + [
+    texts = ["", "!!", "停", "停水", "停水了", "转发：" + TEXT, TEXT, TEXT + "。", "水水水水水",
+             "停水三天沒人管", "醫院"] + [
         "".join(rng.choice(alphabet) if rng.random() < 0.3 else chr(rng.randrange(0x4E00, 0x4E80))
                 for _ in range(rng.randrange(1, 3000))) for _ in range(200)]
 
