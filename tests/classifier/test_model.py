@@ -215,6 +215,11 @@ def test_user_dictionary_compounds_carry_their_sentiment_cue():
     tokens = tokenize("工地晚上十二点还在施工，噪音扰民")
     assert "噪音扰民" in tokens
     assert any(c.startswith("__neg") for c in sentiment_cues(tokens, lexicon))
+    for text, word in (("领导干部公款吃喝", "公款吃喝"), ("楼盘烂尾两年了", "烂尾"),
+                       ("外卖吃出蟑螂", "蟑螂"), ("工地扬尘太大", "扬尘")):
+        tokens = tokenize(text)
+        assert word in tokens, text
+        assert "__neg__" in sentiment_cues(tokens, lexicon), text
 
 
 def _reference_features(featurizer, texts, tokens):
