@@ -47,9 +47,9 @@ def test_crawl_demo_site_into_the_bus_then_recrawl(settings, sources_dir):
         first = crawl_all(["demo_news", "demo_board", "demo_feed", "demo_gone"], site, settings, sources_dir)
         posts = raw_posts(settings)
 
-        assert first["demo_news"]["published"] == len(site.released("news")) > 10  # followed pagination
-        assert first["demo_board"]["published"] == len(site.released("board"))
-        assert first["demo_feed"]["published"] == len(site.released("notice"))
+        assert first["demo_news"]["published"] == len(site.released("news")) > 10, first  # followed pagination
+        assert first["demo_board"]["published"] == len(site.released("board")), first
+        assert first["demo_feed"]["published"] == len(site.released("notice")), first
         assert len(posts) == sum(s["published"] for s in first.values())
         assert len({p.id for p in posts}) == len(posts)
         assert {p.source_type.value for p in posts} == {"news", "board", "feed"}
