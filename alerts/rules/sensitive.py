@@ -9,6 +9,10 @@ A word read in a post the classifier does not find negative counts
 being praised or a novel about a fire still shows on the board, but it does
 not page the leaders as a 重大 alert would. Set it to 0 to grade every hit by
 its word alone.
+
+The classifier reports each hit in its normalised form (NFKC, simplified
+characters, lower case), so the rule keys its levels the same way: "PX项目"
+in the file grades the hit "px项目".
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import yaml
 from pydantic import Field
 
 from alerts.errors import ConfigError
+from classifier.tokenizer import normalize
 from yuqing.records import ClassifiedPost, SentimentLabel, Severity
 
 from .base import Candidate, Rule, RuleOptions, board_kind, first_region, register
@@ -60,7 +65,7 @@ class Sensitive(Rule):
     def _set_words(self, words: dict) -> None:
         for level in LEVEL_ORDER:  # the most severe level wins
             for w in words.get(level) or []:
-                self.level_of[str(w)] = level
+                self.level_of[normalize(str(w).strip())] = level
 
     def bind(self, config_dir: Path) -> None:
         if self.options.words:
@@ -85,7 +90,7 @@ class Sensitive(Rule):
         for post in sorted(posts, key=lambda p: p.sentiment.label != SentimentLabel.negative):
             down = (self.options.calm_levels_down
                     if post.sentiment.label != SentimentLabel.negative else 0)
-            hits = [(w, _lower(self.level_of.get(w, "low"), down)) for w in post.sensitive_hits]
+            hits = [(w, _lower(self.level_of.get(normalize(w), "low"), down)) for w in post.sensitive_hits]
             hits = [(w, lv) for w, lv in hits if lv in levels]
             if not hits:
                 continue

@@ -176,6 +176,14 @@ def test_sensitive_levels_left_out_are_quiet_and_inline_words_work():
     assert cand.severity == Severity.I and cand.evidence == [q.id]
 
 
+def test_sensitive_levels_match_the_classifiers_normalised_hits():
+    # the classifier reports hits normalised (lower case, simplified characters)
+    rule = sensitive(levels={"high": "I", "low": "IV"}, words={"high": ["PX项目", " 爆炸 "]})
+    p, q = cpost("a"), cpost("b")
+    p.sensitive_hits, q.sensitive_hits = ["px项目"], ["爆炸"]
+    assert [c.severity for c in rule.add_data([p, q], NOW)] == [Severity.I, Severity.I]
+
+
 # -- new term -----------------------------------------------------------------
 
 def test_new_term_learns_then_fires_on_a_new_place_and_recovers():
