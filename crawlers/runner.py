@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,7 +25,13 @@ from crawlers.context import (STAT_DEAD_LETTERED, STAT_DUPLICATES, STAT_PAGE_ERR
 from crawlers.sources import FeedSource, SiteSource, load_sources
 from yuqing.config import Settings
 
+log = logging.getLogger(__name__)
+
 PROFILES = {"base": "crawlers.settings.base", "production": "crawlers.settings.production"}
+
+
+#: error lines of a child's log repeated in the parent's warning
+ERROR_LINES = 5
 
 
 class CrawlError(RuntimeError):
@@ -86,7 +93,10 @@ def crawl_in_subprocess(source_name: str, *, sources_dir: Path | str | None = No
                         env: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """Run one crawl in a fresh Python process; return its stats dict.
 
-    Raises CrawlError (with the tail of the child's log) if it fails.
+    Raises CrawlError (with the tail of the child's log) if it fails. A crawl
+    that ends but logged errors (a page that could not be read, a post that
+    could not be published) is logged here as a warning with the child's
+    last error lines, which would otherwise go nowhere.
     """
     cmd = [sys.executable, "-m", "crawlers.runner", source_name]
     if sources_dir is not None:
@@ -105,9 +115,14 @@ def crawl_in_subprocess(source_name: str, *, sources_dir: Path | str | None = No
         tail = "\n".join(done.stderr.splitlines()[-20:])
         raise CrawlError(f"crawl of {source_name} failed (exit {done.returncode}):\n{tail}")
     try:
-        return json.loads(lines[-1])
+        stats = json.loads(lines[-1])
     except json.JSONDecodeError as exc:
         raise CrawlError(f"crawl of {source_name} printed no stats: {lines[-1]!r}") from exc
+    if stats.get("errors"):
+        errors = [line for line in done.stderr.splitlines() if " ERROR: " in line]
+        log.warning("crawl of %s logged errors (%d); the last:\n%s", source_name, stats["errors"],
+                    "\n".join(errors[-ERROR_LINES:]))
+    return stats
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -1,6 +1,7 @@
 """Real crawls of the demo site, each in a child process, into a SQLite bus in tmp_path."""
 from __future__ import annotations
 
+import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -41,7 +42,8 @@ def raw_posts(settings) -> list[Post]:
         bus.close()
 
 
-def test_crawl_demo_site_into_the_bus_then_recrawl(settings, sources_dir):
+def test_crawl_demo_site_into_the_bus_then_recrawl(settings, sources_dir, caplog):
+    caplog.set_level(logging.WARNING, logger="crawlers.runner")
     clock = FakeClock()
     with DemoSite(clock=clock) as site:
         first = crawl_all(["demo_news", "demo_board", "demo_feed", "demo_gone"], site, settings, sources_dir)
@@ -67,6 +69,10 @@ def test_crawl_demo_site_into_the_bus_then_recrawl(settings, sources_dir):
         (letter,) = [m.json() for m in bus.read_all(DEADLETTER)]
         bus.close()
         assert letter["payload"]["url"] == f"{site.url}/gone/index.html" and "404" in letter["reason"]
+        # the child's error reaches this process's log; the clean crawls log nothing
+        (warning,) = [r.getMessage() for r in caplog.records]
+        assert warning.startswith("crawl of demo_gone logged errors (1)")
+        assert f"could not fetch {site.url}/gone/index.html: HTTP 404" in warning
 
         # later: a few new posts; board replies to old messages. The second crawl publishes
         # the new posts and the changed messages (under their old ids), and no duplicates.
