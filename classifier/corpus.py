@@ -247,6 +247,34 @@ def load_news(base: Optional[Path] = None, lexicon: Optional[dict] = None,
     return records
 
 
+#: A paragraph the corpus does not otherwise take, read once (training only).
+SOURCE_NEWS_EXTRA = "peoples-daily-1998-extra"
+
+
+def load_news_extra(base: Optional[Path] = None, taken: Iterable[str] = (),
+                    reviewed: Optional[dict[str, tuple[list[str], str]]] = None) -> list[dict]:
+    """The paragraphs of `classifier/data/news_extra_review` not in `taken`, as corpus records.
+
+    These are the paragraphs left out of the sample (`build_corpus`) for
+    want of a sentiment review; readers gave each its topics and sentiment
+    once (DATA.md), so they go to training only (`classifier.train.split`),
+    like the extra headlines. A paragraph read as unusable (no topics) is
+    left out.
+    """
+    from classifier.review import load_news_extra_review, review_id
+
+    reviewed = load_news_extra_review() if reviewed is None else reviewed
+    taken = set(taken)
+    records = []
+    for text in news_paragraphs(base):
+        label = reviewed.get(review_id(text))
+        if label is None or not label[0] or text in taken:
+            continue
+        records.append({"text": text, "topics": label[0], "sentiment": label[1],
+                        "source": SOURCE_NEWS_EXTRA})
+    return records
+
+
 # --------------------------------------------------------------------------
 # the whole corpus
 
@@ -318,7 +346,12 @@ def build_corpus(*, limit: Optional[int] = None, seed: int = 13,
     # keep a share of untopical news: they teach the topic models what `other` is
     n_topical = min(len(topical), int(target * 0.6))
     news = topical[:n_topical] + plain[: max(target - n_topical, 0)]
-    records = fixed + seeds + reviews + news + headlines + extra
+    # the paragraphs left out above that were read for training (after the draws
+    # above, so that the splits stay as they were)
+    news_extra = load_news_extra(taken=(r["text"] for r in news))
+    if limit is not None:
+        news_extra = random.Random(seed).sample(news_extra, min(len(news_extra), max(limit // 8, 1)))
+    records = fixed + seeds + reviews + news + headlines + extra + news_extra
     # drop exact duplicate texts across sources (first wins: corrections, then seeds)
     seen, unique = set(), []
     for r in records:

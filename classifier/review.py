@@ -53,6 +53,9 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 REVIEW_DIR = DATA_DIR / "label_review"
 SENTIMENT_REVIEW_DIR = DATA_DIR / "sentiment_review"
 SECOND_REVIEW_DIR = DATA_DIR / "second_review"
+#: Topics and sentiment of the paragraphs the corpus does not otherwise take
+#: (read once; training text only, `classifier.corpus.load_news_extra`).
+NEWS_EXTRA_DIR = DATA_DIR / "news_extra_review"
 #: The adjudicated labels of a label directory (they sort after its first rounds).
 ADJUDICATED_PREFIX = "second-review-adjudicated"
 
@@ -112,6 +115,12 @@ def load_review(directory: Path = REVIEW_DIR) -> dict[str, list[str]]:
     """id -> reviewed topics; a malformed line or an unknown code names the file and line."""
     return {str(rec["id"]): checked_topics(rec["topics"], where)
             for where, rec in review_lines(directory, "review record", ("id", "topics"))}
+
+
+def load_news_extra_review(directory: Path = NEWS_EXTRA_DIR) -> dict[str, tuple[list[str], str]]:
+    """id -> (topics, sentiment) of a paragraph read once for training; a bad line names its place."""
+    return {str(rec["id"]): (checked_topics(rec["topics"], where), checked_sentiment(rec["sentiment"], where))
+            for where, rec in review_lines(directory, "news review record", ("id", "topics", "sentiment"))}
 
 
 def load_sentiment_review(directory: Path = SENTIMENT_REVIEW_DIR) -> dict[str, str]:

@@ -71,6 +71,30 @@ def test_the_shipped_sentiment_review_covers_the_corpus_paragraphs():
     assert {r["sentiment"] for r in news} == {"negative", "neutral", "positive"}
 
 
+def test_extra_paragraphs_read_for_training(tmp_path):
+    paragraphs = corpus.news_paragraphs()
+    a, b, c = paragraphs[:3]
+    d = tmp_path / "extra"
+    d.mkdir()
+    _write(d / "r.jsonl", [{"id": review.review_id(a), "topics": ["employment"], "sentiment": "positive"},
+                           {"id": review.review_id(b), "topics": [], "sentiment": "neutral"},
+                           {"id": review.review_id(c), "topics": ["other"], "sentiment": "negative"}])
+    read = review.load_news_extra_review(d)
+    got = corpus.load_news_extra(reviewed=read, taken=[c])
+    assert got == [{"text": a, "topics": ["employment"], "sentiment": "positive",
+                    "source": corpus.SOURCE_NEWS_EXTRA}]  # b unusable, c already taken
+    _write(d / "r.jsonl", [{"id": "x", "topics": ["other"]}])
+    with pytest.raises(corpus.CorpusError, match=r"r\.jsonl:1: not a news review record"):
+        review.load_news_extra_review(d)
+
+
+def test_the_shipped_extra_paragraphs_are_not_in_the_sample():
+    read = review.load_news_extra_review()
+    sentiments = review.load_sentiment_review()
+    ids = {review.review_id(t) for t in corpus.news_paragraphs()}
+    assert read and set(read) <= ids and not set(read) & set(sentiments)
+
+
 def test_a_reviewed_line_sentiment_replaces_the_review_files_label(tmp_path):
     by_file = corpus.load_reviews(sentiments={})
     fragment = next(r for r in by_file if r["sentiment"] == "positive")

