@@ -16,7 +16,8 @@ this module is cheap and threads share it. We use private instances (not
 ``jieba.dt``) so that other packages that use jieba are not affected by our
 dictionary. Text is NFKC-normalised first (full-width digits and letters
 become ASCII), its traditional characters made simplified
-(`classifier.hanzi`) and lower-cased; tokens made only of whitespace,
+(`classifier.hanzi`), its Latin-letter abbreviations read as words
+(`classifier.slang`: zf → 政府) and lower-cased; tokens made only of whitespace,
 punctuation or symbols are dropped.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from classifier.hanzi import to_simplified
+from classifier.slang import expand as expand_slang
 
 USERDICT_PATH = Path(__file__).resolve().parent / "userdict.txt"
 
@@ -45,12 +47,13 @@ BACKEND = "rjieba" if importlib.util.find_spec("rjieba") is not None else "jieba
 
 
 def normalize(text: str) -> str:
-    """NFKC-normalise, simplify and lower-case `text` (used by the char n-grams too)."""
+    """NFKC-normalise, simplify, expand abbreviations (`classifier.slang`) and lower-case
+    `text` (used by the char n-grams too)."""
     if not text:
         return ""
     if not unicodedata.is_normalized("NFKC", text):  # the cheap check is the common case
         text = unicodedata.normalize("NFKC", text)
-    return to_simplified(text).lower()
+    return expand_slang(to_simplified(text)).lower()
 
 
 #: NFKC of a code point in a batch (`_nfkc_table`): a code point, or
@@ -160,14 +163,15 @@ def normalize_batch(texts: Sequence[str]) -> list[str]:
     The texts are joined by "\x00", which neither NFKC nor lower-casing
     ever combine with a neighbour (a control character, not cased), so the
     joined result splits back into the texts' own results. NFKC goes
-    through `_nfkc_fast`; simplification maps characters one for one.
+    through `_nfkc_fast`; simplification maps characters one for one, and an
+    abbreviation never spans "\x00" (not a letter).
     """
     joined = "\x00".join(texts)
     if joined.count("\x00") != len(texts) - 1:  # a text holds "\x00" itself
         return [normalize(t) for t in texts]
     if not unicodedata.is_normalized("NFKC", joined):
         joined = _nfkc_fast(joined)
-    return to_simplified(joined).lower().split("\x00")
+    return expand_slang(to_simplified(joined)).lower().split("\x00")
 
 
 @lru_cache(maxsize=16)

@@ -102,6 +102,15 @@ def test_search_finds_traditional_and_simplified_alike(index, corpus):
     assert index.get(trad.id)["text"] == "醫院看病排隊時間太長，掛號難"  # shown as written
 
 
+def test_search_reads_abbreviations_as_their_words(index, corpus):
+    post = cpost("cg又把路边的摊子掀了", topics=("government_services",), at=at(3))
+    assert index.upsert([post]) == []
+    index.refresh()
+    assert ids(index.search(SearchQuery(text="城管 摊子"))) == [post.id]
+    assert ids(index.search(SearchQuery(text="cg 摊子"))) == [post.id]
+    assert index.get(post.id)["text"] == "cg又把路边的摊子掀了"  # shown as written
+
+
 def test_search_without_text_is_everything_newest_first(index, corpus):
     result = index.search(SearchQuery())
     assert result.total == 6
