@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field
 
 from alerts.errors import ConfigError
+from classifier.sensitive import SensitiveWordsError, load_sensitive_levels
 from classifier.tokenizer import normalize
 from yuqing.records import ClassifiedPost, SentimentLabel, Severity
 
@@ -70,12 +70,11 @@ class Sensitive(Rule):
     def bind(self, config_dir: Path) -> None:
         if self.options.words:
             return
-        path = Path(config_dir) / self.options.words_file
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        self._set_words(data)
+        try:  # the classifier's reading of the file: the same words, normalised alike
+            levels = load_sensitive_levels(Path(config_dir) / self.options.words_file)
+        except SensitiveWordsError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.level_of.update((w, lv) for w, lv in levels.items() if lv in LEVEL_ORDER)
 
     def _higher_alert(self, level: str, event_id: str, found: dict) -> bool:
         """Whether the story has an alert of a level above `level` (this batch or still active)."""
